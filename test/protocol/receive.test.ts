@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { carpFinishChecksum, encodeCarp } from "../../src/protocol/carp.js";
 import { CarpAuth } from "../../src/protocol/hmac.js";
+import { DLT_EN10MB, parseFrame } from "../../src/protocol/link.js";
 import { isMulticastAddress, receiveCarp, type ReceiveVhid } from "../../src/protocol/receive.js";
 import type { CarpReason } from "../../src/protocol/types.js";
 
@@ -11,19 +12,12 @@ const negatives: { name: string; frame: string }[] = JSON.parse(
   readFileSync(resolve(__dirname, "../../../shared/vectors/carp-negative.json"), "utf8"),
 );
 
-/** Ethernet + IPv4 frame → IP facts and payload (test-local helper). */
+/** Ethernet + IPv4 frame → IP facts and payload, through link.ts (the other engineer's parser). */
 function parseV4Frame(hex: string) {
-  const f = Buffer.from(hex, "hex");
-  expect(f.readUInt16BE(12)).toBe(0x0800);
-  const ip = f.subarray(14);
-  const ihl = (ip[0] & 0x0f) * 4;
-  const total = ip.readUInt16BE(2);
-  return {
-    ttl: ip[8],
-    proto: ip[9],
-    dst: Array.from(ip.subarray(16, 20)).join("."),
-    payload: ip.subarray(ihl, Math.min(total, ip.length)),
-  };
+  const f = parseFrame(DLT_EN10MB, Buffer.from(hex, "hex"));
+  if ("error" in f) throw new Error(f.detail);
+  expect(f.family).toBe(4);
+  return { ttl: f.ip.ttl, proto: f.ip.proto, dst: f.ip.dst, payload: f.ip.payload };
 }
 
 // Configured like D1: password foobar, vhid 1, VIP 192.0.2.254.
