@@ -1,0 +1,188 @@
+// YAML front end. Schema (every key optional unless noted; unknown keys are errors naming their path):
+//
+//   preempt: bool            default preempt for all vhids (FreeBSD net.inet.carp.preempt), default false
+//   demotion: int            global demotion added to every advskew, default 0
+//   control: path            control socket, default /run/carp/carp.sock
+//   devd: path               devd.conf-style rules file
+//   daemonize: bool
+//   log: { format: text|json, facility: daemon|local0..7|none|..., debug: bool }
+//   defaults: <vhid fields>  merged under every entry of `vhids`
+//   vhids:                   (required, non-empty) list of <vhid fields>:
+//     interface, vhid (required), advbase, advskew, password | passfile | passwordHex, addresses (list of
+//     "ip[/prefix]"), preempt, semantics, deadratio, demote, srcip, srcip6, mcast, mcast6, peer, peer6,
+//     nomcast, ignoreIfState, manageVip, carpName, state (backup|master),
+//     hooks: { up, down, mode: per-vip|all, timeoutMs, xparam, neutral, onShutdown }
+import { parseDocument } from "yaml";
+import { type Config, type RawGlobal, type RawVhid, type Result, normalizeConfig } from "./config.js";
+
+export interface YamlOptions {
+  readFile?: (path: string) => Buffer;
+  /** For messages. */
+  source?: string;
+  /** Command-line globals that win over the file's. */
+  globalOverrides?: RawGlobal;
+  requireVhids?: boolean;
+}
+
+type Kind = "string" | "bool" | "int" | "strings" | "password" | "object";
+
+const VHID_KEYS: Record<string, Kind> = {
+  interface: "string", vhid: "int", advbase: "int", advskew: "int", password: "password", passfile: "string",
+  passwordHex: "string", addresses: "strings", preempt: "bool", semantics: "string", deadratio: "int",
+  demote: "int", srcip: "string", srcip6: "string", mcast: "string", mcast6: "string", peer: "string",
+  peer6: "string", nomcast: "bool", ignoreIfState: "bool", manageVip: "bool", carpName: "string",
+  state: "string", hooks: "object",
+};
+const HOOK_KEYS: Record<string, Kind> = {
+  up: "string", down: "string", mode: "string", timeoutMs: "int", xparam: "string", neutral: "bool",
+  onShutdown: "bool",
+};
+const TOP_KEYS: Record<string, Kind> = {
+  preempt: "bool", demotion: "int", control: "string", devd: "string", daemonize: "bool", log: "object",
+  defaults: "object", vhids: "object",
+};
+const LOG_KEYS: Record<string, Kind> = { format: "string", facility: "string", debug: "bool" };
+
+class YamlError extends Error {}
+
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x) && !(x instanceof Uint8Array);
+}
+
+function checkType(value: unknown, kind: Kind, path: string): void {
+  const bad = (what: string) => {
+    throw new YamlError(`${path}: must be ${what}, got ${JSON.stringify(value)}`);
+  };
+  switch (kind) {
+    case "string":
+      if (typeof value !== "string" && typeof value !== "number") bad("a string");
+      break;
+    case "bool":
+      if (typeof value !== "boolean") bad("true or false");
+      break;
+    case "int":
+      if (!(typeof value === "number" && Number.isInteger(value)) && !(typeof value === "string" && /^-?\d+$/.test(value))) bad("an integer");
+      break;
+    case "strings":
+      if (!Array.isArray(value) || value.some((s) => typeof s !== "string")) bad("a list of strings");
+      break;
+    case "password":
+      if (typeof value !== "string" && typeof value !== "number" && !(value instanceof Uint8Array)) bad("a string or !!binary");
+      break;
+    case "object":
+      if (!isPlainObject(value)) bad("a mapping");
+      break;
+  }
+}
+
+function checkKeys(obj: Record<string, unknown>, allowed: Record<string, Kind>, path: string): void {
+  for (const [key, value] of Object.entries(obj)) {
+    const kind = allowed[key];
+    const p = path ? `${path}.${key}` : key;
+    if (!kind) throw new YamlError(`${p}: unknown key`);
+    if (value === null) throw new YamlError(`${p}: empty value`);
+    checkType(value, kind, p);
+  }
+}
+
+/** Maps a YAML vhid mapping onto RawVhid; `path` is "vhids[2]" or "defaults". */
+function toRawVhid(obj: Record<string, unknown>, path: string): RawVhid {
+  checkKeys(obj, VHID_KEYS, path);
+  const s = (x: unknown) => (x === undefined ? undefined : String(x));
+  const r: RawVhid = {};
+  const set = <K extends keyof RawVhid>(k: K, v: RawVhid[K] | undefined) => {
+    if (v !== undefined) r[k] = v;
+  };
+  set("interface", s(obj.interface));
+  set("vhid", obj.vhid as number | undefined);
+  set("advbase", obj.advbase as number | undefined);
+  set("advskew", obj.advskew as number | undefined);
+  if (obj.password instanceof Uint8Array) r.password = obj.password;
+  else set("password", s(obj.password));
+  set("passfile", s(obj.passfile));
+  if (obj.passwordHex !== undefined) {
+    const hex = String(obj.passwordHex);
+    if (!/^([0-9a-fA-F]{2})*$/.test(hex)) throw new YamlError(`${path}.passwordHex: must be an even number of hex digits`);
+    if (r.password !== undefined) throw new YamlError(`${path}.passwordHex: give password or passwordHex, not both`);
+    r.password = Buffer.from(hex, "hex");
+  }
+  set("addresses", obj.addresses as string[] | undefined);
+  set("preempt", obj.preempt as boolean | undefined);
+  set("semantics", s(obj.semantics));
+  set("deadratio", obj.deadratio as number | undefined);
+  set("demote", obj.demote as number | undefined);
+  for (const k of ["srcip", "srcip6", "mcast", "mcast6", "peer", "peer6", "carpName"] as const) set(k, s(obj[k]));
+  set("nomcast", obj.nomcast as boolean | undefined);
+  set("ignoreIfState", obj.ignoreIfState as boolean | undefined);
+  set("manageVip", obj.manageVip as boolean | undefined);
+  set("initialState", s(obj.state));
+  if (obj.hooks !== undefined) {
+    const h = obj.hooks as Record<string, unknown>;
+    checkKeys(h, HOOK_KEYS, `${path}.hooks`);
+    set("upscript", s(h.up));
+    set("downscript", s(h.down));
+    set("hookMode", s(h.mode));
+    set("hookTimeoutMs", h.timeoutMs as number | undefined);
+    set("xparam", s(h.xparam));
+    set("neutral", h.neutral as boolean | undefined);
+    set("shutdownScript", h.onShutdown as boolean | undefined);
+  }
+  return r;
+}
+
+// Error key names in YAML terms.
+const FIELD_KEY: Record<string, string> = {
+  upscript: "hooks.up", downscript: "hooks.down", hookMode: "hooks.mode", hookTimeoutMs: "hooks.timeoutMs",
+  xparam: "hooks.xparam", neutral: "hooks.neutral", shutdownScript: "hooks.onShutdown", initialState: "state",
+};
+const GLOBAL_KEY: Record<string, string> = {
+  logFormat: "log.format", facility: "log.facility", debug: "log.debug", devdConf: "devd", vhid: "vhids",
+};
+
+export function parseYamlConfig(text: string, opts: YamlOptions = {}): Result<Config> {
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, customTags: ["binary"] });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const where = e.linePos ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : "";
+    return { ok: false, error: `YAML syntax error${where}: ${e.message.split("\n")[0]}` };
+  }
+  try {
+    const root = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    if (root === null || root === undefined) throw new YamlError("empty file");
+    if (!isPlainObject(root)) throw new YamlError("top level must be a mapping");
+    checkKeys(root, TOP_KEYS, "");
+    const defaults = root.defaults === undefined ? {} : toRawVhid(root.defaults as Record<string, unknown>, "defaults");
+    const list = root.vhids ?? [];
+    if (!Array.isArray(list)) throw new YamlError(`vhids: must be a list`);
+    const vhids = list.map((item, i) => {
+      if (!isPlainObject(item)) throw new YamlError(`vhids[${i}]: must be a mapping`);
+      return { ...defaults, ...toRawVhid(item, `vhids[${i}]`) };
+    });
+    const g: RawGlobal = {};
+    if (root.preempt !== undefined) g.preempt = root.preempt as boolean;
+    if (root.demotion !== undefined) g.demotion = root.demotion as number;
+    if (root.control !== undefined) g.control = String(root.control);
+    if (root.devd !== undefined) g.devdConf = String(root.devd);
+    if (root.daemonize !== undefined) g.daemonize = root.daemonize as boolean;
+    if (root.log !== undefined) {
+      const l = root.log as Record<string, unknown>;
+      checkKeys(l, LOG_KEYS, "log");
+      if (l.format !== undefined) g.logFormat = String(l.format);
+      if (l.facility !== undefined) g.facility = String(l.facility);
+      if (l.debug !== undefined) g.debug = l.debug as boolean;
+    }
+    for (const [k, v] of Object.entries(opts.globalOverrides ?? {})) if (v !== undefined) (g as Record<string, unknown>)[k] = v;
+    return normalizeConfig(
+      { vhids, global: g },
+      {
+        keyName: (f, i) => (i === undefined ? GLOBAL_KEY[f] ?? f : `vhids[${i}].${FIELD_KEY[f] ?? f}`),
+        longPassword: "truncate",
+        readFile: opts.readFile,
+        requireVhids: opts.requireVhids,
+      },
+    );
+  } catch (e) {
+    if (e instanceof YamlError) return { ok: false, error: e.message };
+    throw e;
+  }
+}
