@@ -1,0 +1,187 @@
+// libpcap live capture, injection and pcap file writing over the carp_io addon. Batches of captured
+// frames arrive as "packets" events; parsing them (link layer, IP, CARP) is src/protocol's job.
+import { EventEmitter } from "node:events";
+
+import { ioAddon } from "./rawsock.js";
+
+/** Default capture filter: CARP and VRRP (IP protocol 112) over IPv4 and IPv6. */
+export const DEFAULT_CAPTURE_FILTER = "ip proto 112 or ip6 proto 112";
+
+export interface CaptureOptions {
+  /** Interface name, or "any" (then frames are Linux cooked, linktype SLL/SLL2; inject is not possible). */
+  interface: string;
+  /** BPF filter expression; default DEFAULT_CAPTURE_FILTER, "" captures everything. */
+  filter?: string;
+  /** Bytes kept per frame, default 262144. */
+  snaplen?: number;
+  /** Promiscuous mode, default false. */
+  promisc?: boolean;
+  /** Deliver each frame as it arrives (no buffering delay), default true. */
+  immediate?: boolean;
+  /**
+   * VLAN: a VLAN id to capture only that VLAN's tagged frames matching the filter, or true to match
+   * the filter both untagged and inside any single 802.1Q tag.
+   */
+  vlan?: number | boolean;
+  /** Kernel capture buffer size in bytes (libpcap default when omitted). */
+  bufferSize?: number;
+}
+
+export interface CapturedFrame {
+  /** Capture time, ms since the epoch (fractional, µs resolution). */
+  time: number;
+  /** libpcap link type (DLT), 1 = Ethernet, 113/276 = Linux cooked ("any"). */
+  linktype: number;
+  /** The captured bytes (at most snaplen). */
+  data: Buffer;
+  /** Length of the frame on the wire. */
+  origLen: number;
+}
+
+export interface CaptureStats {
+  received: number;
+  dropped: number;
+  ifDropped: number;
+}
+
+interface NativeCapture {
+  onpackets?: (data: Buffer, meta: Buffer, count: number, linktype: number) => void;
+  onerror?: (err: Error) => void;
+  inject(frame: Buffer): number;
+  dumpOpen(path: string): void;
+  dumpClose(): void;
+  close(): void;
+  setRef(on: boolean): void;
+  stats(): CaptureStats;
+  readonly linktype: number;
+}
+
+const META = 24; // bytes per metadata record, see native/io/capture.cc
+
+export function unpackFrames(data: Buffer, meta: Buffer, count: number, linktype: number): CapturedFrame[] {
+  const out: CapturedFrame[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const r = i * META;
+    const off = meta.readUInt32LE(r);
+    out[i] = {
+      time: meta.readDoubleLE(r + 16),
+      linktype,
+      data: data.subarray(off, off + meta.readUInt32LE(r + 4)),
+      origLen: meta.readUInt32LE(r + 8),
+    };
+  }
+  return out;
+}
+
+/** The BPF expression actually installed for a filter and vlan option. */
+export function captureFilter(filter: string, vlan?: number | boolean): string {
+  if (vlan === undefined || vlan === false) return filter;
+  if (vlan === true) return filter ? `(${filter}) or (vlan and (${filter}))` : "";
+  if (!Number.isInteger(vlan) || vlan < 0 || vlan > 4095) throw new RangeError(`vlan must be 0..4095, got ${vlan}`);
+  return filter ? `vlan ${vlan} and (${filter})` : `vlan ${vlan}`;
+}
+
+export interface CaptureEvents {
+  packets: [batch: CapturedFrame[]];
+  error: [err: Error];
+  close: [];
+}
+
+export class LiveCapture extends EventEmitter<CaptureEvents> {
+  readonly interface: string;
+  readonly filter: string;
+  readonly linktype: number;
+  #native: NativeCapture | null;
+  #dumpPath: string | null = null;
+
+  constructor(opts: CaptureOptions) {
+    super();
+    this.interface = opts.interface;
+    this.filter = captureFilter(opts.filter ?? DEFAULT_CAPTURE_FILTER, opts.vlan);
+    const snaplen = opts.snaplen ?? 262144;
+    if (!Number.isInteger(snaplen) || snaplen < 1) throw new RangeError(`snaplen must be a positive integer, got ${snaplen}`);
+    const addon = ioAddon();
+    const native = new addon.Capture(
+      opts.interface,
+      this.filter,
+      snaplen,
+      opts.promisc ?? false,
+      opts.immediate ?? true,
+      opts.bufferSize ?? 0,
+    ) as NativeCapture;
+    // Callbacks live on the native object so an unreachable capture can be garbage collected.
+    native.onpackets = (data, meta, count, linktype) => {
+      if (this.listenerCount("packets") > 0) this.emit("packets", unpackFrames(data, meta, count, linktype));
+    };
+    native.onerror = (err) => {
+      if (this.listenerCount("error") > 0) this.emit("error", err);
+    };
+    this.#native = native;
+    this.linktype = native.linktype;
+  }
+
+  get closed(): boolean {
+    return this.#native === null;
+  }
+
+  /** The pcap file being written, if any. */
+  get dumpPath(): string | null {
+    return this.#dumpPath;
+  }
+
+  /** Sends a raw link-layer frame out of the interface; returns the bytes written. Throws on failure. */
+  inject(frame: Buffer): number {
+    return this.#live("inject").inject(frame);
+  }
+
+  /** Writes every frame captured from now on to a pcap file (replacing any previous dump). */
+  dumpTo(path: string): void {
+    this.#live("dumpTo").dumpOpen(path);
+    this.#dumpPath = path;
+  }
+
+  /** Closes (and flushes) the pcap file, if one is open. */
+  stopDump(): void {
+    this.#native?.dumpClose();
+    this.#dumpPath = null;
+  }
+
+  stats(): CaptureStats {
+    return this.#live("stats").stats();
+  }
+
+  ref(): this {
+    this.#native?.setRef(true);
+    return this;
+  }
+
+  unref(): this {
+    this.#native?.setRef(false);
+    return this;
+  }
+
+  /** Idempotent; flushes and closes the dump file too. */
+  close(): void {
+    const n = this.#native;
+    if (!n) return;
+    this.#native = null;
+    this.#dumpPath = null;
+    n.onpackets = undefined;
+    n.onerror = undefined;
+    n.close();
+    this.emit("close");
+  }
+
+  #live(what: string): NativeCapture {
+    if (!this.#native) {
+      const e = new Error(`${what} on closed capture (${this.interface})`);
+      (e as Error & { code: string }).code = "ERR_CAPTURE_CLOSED";
+      throw e;
+    }
+    return this.#native;
+  }
+}
+
+export function openCapture(opts: CaptureOptions): LiveCapture {
+  return new LiveCapture(opts);
+}

@@ -1,0 +1,220 @@
+// Raw IP protocol 112 sockets over the carp_io addon: one socket per interface and address family,
+// joined to the CARP group on that interface only, TTL / hop limit 255 by default. Received packets
+// arrive in batches ("packets" event) with the IP payload (the CARP/VRRP bytes) and the metadata the
+// receive checks need (TTL, destination, interface). No protocol logic here.
+import { EventEmitter } from "node:events";
+import { constants as osConstants } from "node:os";
+
+import { addonError, loadAddon } from "../addon.js";
+import { formatIpv4, formatIpv6 } from "../protocol/addr.js";
+
+export const CARP_GROUP_V4 = "224.0.0.18";
+export const CARP_GROUP_V6 = "ff02::12";
+
+export interface CarpSocketOptions {
+  /** Interface name; the socket is bound to it (SO_BINDTODEVICE) and joins the group there only. */
+  interface: string;
+  family: 4 | 6;
+  /** Multicast group to join and send to by default (224.0.0.18 / ff02::12). */
+  group?: string;
+  /** TTL / hop limit for multicast and unicast sends, default 255. */
+  ttl?: number;
+  /** IPv4 TOS byte / IPv6 traffic class; kernel default (0) when omitted. */
+  tos?: number;
+}
+
+export interface ReceivedPacket {
+  /** IP payload: the CARP/VRRP bytes (IPv4 header stripped). */
+  data: Buffer;
+  src: string;
+  dst: string;
+  /** TTL / hop limit the packet arrived with (-1 if the kernel did not say). */
+  ttl: number;
+  ifindex: number;
+  /** Kernel receive timestamp, ms since the epoch (fractional). */
+  time: number;
+  family: 4 | 6;
+  /** The datagram was larger than the receive slot (2048 bytes) and was cut. */
+  truncated: boolean;
+}
+
+export interface SendOptions {
+  /** Destination: the group when omitted, or a unicast peer. */
+  dst?: string;
+  /** Source address to use (must be configured on the interface). */
+  src?: string;
+}
+
+/** A failed send is a value (the core counts send errors for demotion); misuse throws. */
+export type SendResult = { ok: true } | { ok: false; code: string; errno: number; message: string };
+
+export interface CarpSocketStats {
+  received: number;
+  sent: number;
+  sendErrors: number;
+  recvErrors: number;
+  badLen: number;
+}
+
+interface NativeRawSocket {
+  onpackets?: (data: Buffer, meta: Buffer, count: number) => void;
+  send(payload: Buffer, dst?: string, src?: string): number;
+  close(): void;
+  setRef(on: boolean): void;
+  readonly fd: number;
+  readonly ifindex: number;
+  readonly stats: CarpSocketStats;
+}
+
+export interface CarpIoAddon {
+  pcapVersion: string;
+  RawSocket: new (ifname: string, family: number, group: string, ttl: number, tos: number) => NativeRawSocket;
+  Capture: new (
+    ifname: string,
+    filter: string,
+    snaplen: number,
+    promisc: boolean,
+    immediate: boolean,
+    bufferSize: number,
+  ) => unknown;
+}
+
+/** The addon, or an Error saying why it cannot be used (not built, disabled). */
+export function ioAddon(): CarpIoAddon {
+  const a = loadAddon<CarpIoAddon>("carp_io");
+  if (!a) {
+    const e = new Error(
+      `raw sockets need the carp_io addon (${addonError("carp_io") ?? "not built"}); build it with npm run build`,
+    );
+    (e as Error & { code: string }).code = "ERR_NO_NATIVE_IO";
+    throw e;
+  }
+  return a;
+}
+
+const META = 64; // bytes per metadata record, see native/io/raw_socket.cc
+
+/** Turns one native batch into packet objects; data slices share the batch buffer. */
+export function unpackBatch(data: Buffer, meta: Buffer, count: number): ReceivedPacket[] {
+  const out: ReceivedPacket[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const r = i * META;
+    const off = meta.readUInt32LE(r);
+    const len = meta.readUInt32LE(r + 4);
+    const family = meta[r + 24] === 6 ? 6 : 4;
+    out[i] = {
+      data: data.subarray(off, off + len),
+      src: family === 4 ? formatIpv4(meta, r + 32) : formatIpv6(meta, r + 32),
+      dst: family === 4 ? formatIpv4(meta, r + 48) : formatIpv6(meta, r + 48),
+      ttl: meta.readInt32LE(r + 8),
+      ifindex: meta.readUInt32LE(r + 12),
+      time: meta.readDoubleLE(r + 16),
+      family,
+      truncated: (meta[r + 25] & 1) !== 0,
+    };
+  }
+  return out;
+}
+
+export interface CarpSocketEvents {
+  packets: [batch: ReceivedPacket[]];
+  close: [];
+}
+
+export class CarpSocket extends EventEmitter<CarpSocketEvents> {
+  readonly interface: string;
+  readonly family: 4 | 6;
+  readonly group: string;
+  readonly ifindex: number;
+  #native: NativeRawSocket | null;
+
+  constructor(opts: CarpSocketOptions) {
+    super();
+    if (opts.family !== 4 && opts.family !== 6) throw new TypeError(`family must be 4 or 6, got ${String(opts.family)}`);
+    const ttl = opts.ttl ?? 255;
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255) throw new RangeError(`ttl must be an integer 1..255, got ${ttl}`);
+    const tos = opts.tos ?? -1;
+    if (!Number.isInteger(tos) || tos < -1 || tos > 255) throw new RangeError(`tos must be an integer 0..255, got ${tos}`);
+    this.interface = opts.interface;
+    this.family = opts.family;
+    this.group = opts.group ?? (opts.family === 4 ? CARP_GROUP_V4 : CARP_GROUP_V6);
+    const addon = ioAddon();
+    const native = new addon.RawSocket(opts.interface, opts.family, this.group, ttl, tos);
+    // The callback lives on the native object (not in a native persistent reference), so dropping the
+    // CarpSocket lets the garbage collector finalize it, which closes the fd and the poll handle.
+    native.onpackets = (data, meta, count) => {
+      if (this.listenerCount("packets") > 0) this.emit("packets", unpackBatch(data, meta, count));
+    };
+    this.#native = native;
+    this.ifindex = native.ifindex;
+  }
+
+  get closed(): boolean {
+    return this.#native === null;
+  }
+
+  get stats(): CarpSocketStats {
+    return this.#live("stats").stats;
+  }
+
+  /** Sends one CARP/VRRP payload (the kernel adds the IP header). */
+  send(payload: Buffer, opts: SendOptions = {}): SendResult {
+    const errno = this.#live("send").send(payload, opts.dst, opts.src);
+    if (errno === 0) return { ok: true };
+    const code = errnoName(errno);
+    const hint =
+      code === "EMSGSIZE"
+        ? ` (${payload.length}-byte payload too large for ${this.interface}; adverts are never fragmented)`
+        : code === "EPERM" || code === "EACCES"
+          ? " (needs root or CAP_NET_RAW, or blocked by a firewall)"
+          : code === "EADDRNOTAVAIL" || code === "EINVAL"
+            ? ` (source ${opts.src ?? "(auto)"} not usable on ${this.interface}?)`
+            : "";
+    const to = opts.dst ?? this.group;
+    return { ok: false, code, errno, message: `send to ${to} on ${this.interface}: ${code}${hint}` };
+  }
+
+  /** Keep / stop keeping the event loop alive while open (default: keep). */
+  ref(): this {
+    this.#native?.setRef(true);
+    return this;
+  }
+
+  unref(): this {
+    this.#native?.setRef(false);
+    return this;
+  }
+
+  /** Idempotent. */
+  close(): void {
+    const n = this.#native;
+    if (!n) return;
+    this.#native = null;
+    n.onpackets = undefined;
+    n.close();
+    this.emit("close");
+  }
+
+  #live(what: string): NativeRawSocket {
+    if (!this.#native) {
+      const e = new Error(`${what} on closed socket (${this.interface}, IPv${this.family})`);
+      (e as Error & { code: string }).code = "ERR_SOCKET_CLOSED";
+      throw e;
+    }
+    return this.#native;
+  }
+}
+
+export function openCarpSocket(opts: CarpSocketOptions): CarpSocket {
+  return new CarpSocket(opts);
+}
+
+
+const errnoNames = new Map<number, string>(
+  Object.entries(osConstants.errno).map(([name, value]) => [value as number, name]),
+);
+
+/** errno number → name ("EPERM"), as the core logs and counts them. */
+export function errnoName(errno: number): string {
+  return errnoNames.get(errno) ?? `E${errno}`;
+}
