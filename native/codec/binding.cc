@@ -463,9 +463,9 @@ Napi::Value Checksum(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, inet_checksum(buf.data + off, len));
 }
 
-// hmacPrefix(vhid, v4: Uint8Array (4n bytes), v6: Uint8Array (16n bytes), variant: 0..3, lladdr?):
-// the HMAC message without the counter. Variants: 0 freebsd, 1 openbsd ctx 0 (HMAC_ORIG),
-// 2 openbsd ctx 1 (HMAC_NOV6LL, what OpenBSD sends), 3 ucarp (first IPv4 only).
+// hmacPrefix(vhid, v4: Uint8Array (4n bytes), v6: Uint8Array (16n bytes), variant: 0..2, lladdr?):
+// the HMAC message without the counter. Variants: 0 link-local IPv6 included (FreeBSD, OpenBSD
+// HMAC_ORIG), 1 link-local skipped (OpenBSD HMAC_NOV6LL, what OpenBSD sends), 2 ucarp.
 Napi::Value HmacPrefix(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Bytes v4, v6, ll;
@@ -474,7 +474,7 @@ Napi::Value HmacPrefix(const Napi::CallbackInfo& info) {
   const double vh = info[0].As<Napi::Number>().DoubleValue();
   const double var = info[3].As<Napi::Number>().DoubleValue();
   if (!(vh >= 0 && vh <= 255) || vh != double(int(vh))) return throwRange(env, "hmacPrefix: vhid must be 0..255");
-  if (!(var >= 0 && var <= 3) || var != double(int(var))) return throwRange(env, "hmacPrefix: variant must be 0..3");
+  if (!(var >= 0 && var <= 2) || var != double(int(var))) return throwRange(env, "hmacPrefix: variant must be 0..2");
   if (v4.len % 4 != 0 || v6.len % 16 != 0) return throwRange(env, "hmacPrefix: v4 must be 4n bytes, v6 16n bytes");
   const uint8_t* lladdr = nullptr;
   if (info.Length() > 4 && !info[4].IsUndefined() && !info[4].IsNull()) {

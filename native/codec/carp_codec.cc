@@ -93,8 +93,9 @@ std::vector<uint8_t> hmac_prefix(uint8_t vhid, const uint8_t* v4, size_t n4, con
   out.reserve(9 + 4 * n4 + 16 * n6);
   out.push_back(0x02);
   out.push_back(0x01);
-  const bool openbsd = variant == Variant::OpenBsdOrig || variant == Variant::OpenBsdNoV6ll;
-  if (openbsd && lladdr != nullptr) out.insert(out.end(), lladdr, lladdr + 6);
+  static const uint8_t vmac[5] = {0x00, 0x00, 0x5e, 0x00, 0x01};
+  if (lladdr != nullptr && !(std::memcmp(lladdr, vmac, 5) == 0 && lladdr[5] == vhid))
+    out.insert(out.end(), lladdr, lladdr + 6);
   out.push_back(vhid);
   if (variant == Variant::Ucarp) {
     if (n4 > 0) out.insert(out.end(), v4, v4 + 4);
@@ -122,7 +123,7 @@ std::vector<uint8_t> hmac_prefix(uint8_t vhid, const uint8_t* v4, size_t n4, con
     std::array<uint8_t, 16> a;
     std::memcpy(a.data(), v6 + 16 * i, 16);
     if (v6_scope_embedded(a.data())) {
-      if (variant == Variant::OpenBsdNoV6ll) continue;
+      if (variant == Variant::SkipLL) continue;
       a[2] = a[3] = 0;
     }
     if (std::memcmp(a.data(), zeros, 16) == 0 || std::memcmp(a.data(), ones, 16) == 0) continue;

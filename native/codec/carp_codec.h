@@ -34,12 +34,14 @@ void hmac_digest(const HmacCtx& ctx, const uint8_t counter8[8], uint8_t out[20])
 // Compares the HMAC of counter8 with md (20 bytes) without early exit.
 bool hmac_verify(const HmacCtx& ctx, const uint8_t counter8[8], const uint8_t md[20]);
 
-enum class Variant : uint8_t { FreeBsd = 0, OpenBsdOrig = 1, OpenBsdNoV6ll = 2, Ucarp = 3 };
+// IncludeLL: FreeBSD, and OpenBSD's HMAC_ORIG context. SkipLL: OpenBSD's HMAC_NOV6LL (what it
+// sends). Ucarp: the first IPv4 address only, no IPv6.
+enum class Variant : uint8_t { IncludeLL = 0, SkipLL = 1, Ucarp = 2 };
 
 // Builds the message prefix: 02 01 [lladdr 6] vhid, IPv4 ascending (duplicates, 0.0.0.0 and
 // 255.255.255.255 skipped), IPv6 ascending (duplicates, :: and all-ones skipped; scope-embedded
-// addresses get bytes 2-3 zeroed, or are skipped entirely for OpenBsdNoV6ll). Ucarp hashes the
-// first IPv4 address only and no IPv6.
+// addresses get bytes 2-3 zeroed, or are skipped entirely for SkipLL). lladdr (OpenBSD's custom
+// carp MAC) is hashed unless it is the default virtual MAC 00:00:5e:00:01:vhid.
 std::vector<uint8_t> hmac_prefix(uint8_t vhid, const uint8_t* v4, size_t n4, const uint8_t* v6, size_t n6,
                                  Variant variant, const uint8_t* lladdr /* 6 bytes or null */);
 
