@@ -1,0 +1,154 @@
+// Plain data of the sans-I/O election core: parameters, inputs, actions, status. No behaviour here.
+import type { CarpHeader, IpFamily, PeerSemantics } from "../protocol/types.js";
+
+export type CarpState = "INIT" | "BACKUP" | "MASTER";
+
+/** Timers the core asks its runner to keep. Deadlines are absolute, in the caller's ms clock. */
+export type TimerName = "advertise" | "masterDown4" | "masterDown6";
+
+/** Per-vhid configuration, as given by the user. Optional fields take the defaults in params.ts. */
+export interface VhidParams {
+  vhid: number; // 1..255
+  advbase?: number; // 1..255 (openbsd and ucarp also 0); default 1
+  advskew?: number; // 0..254 (ucarp 0..255); default 0
+  preempt?: boolean; // default false
+  semantics?: PeerSemantics; // default "freebsd"
+  deadratio?: number; // ucarp master-down multiplier, default 3
+  demote?: number; // per-vhid demotion added to the global one (may be negative); default 0
+  vips: { v4: number; v6: number }; // how many virtual addresses of each family (adverts only for families > 0)
+  ownAddresses?: string[]; // this host's real source addresses: adverts from them are our own, looped back
+  neutral?: boolean; // ucarp --neutral: the initial INIT->BACKUP transition should not run hooks
+  unicast?: boolean; // informational here (the TTL check happens before the core)
+  ignoreIfState?: boolean; // ucarp --ignoreifstate: link events are ignored
+  ifdownDemotion?: number; // default 240 (openbsd 1: its demotion is the demote byte)
+  senderrDemotion?: number; // default 240 (openbsd 1)
+  secondAnnounce?: boolean; // GARP/NA again two adverts after takeover; default true
+  tieBreakOrder?: "little" | "big"; // ucarp IP tie-break compares raw u32 as host order; default "little" (x86)
+}
+
+/** VhidParams with every default filled in and validated. */
+export type ResolvedParams = Required<VhidParams>;
+
+/** An advertisement to put on the wire; the host layer adds the HMAC and framing. */
+export interface AdvertOut {
+  vhid: number;
+  advbase: number;
+  advskew: number; // as advertised, demotion included
+  demote: number; // byte 4: OpenBSD demote count, 0 otherwise
+  counter: bigint;
+}
+
+/** A received packet, already decoded, checksummed, TTL-checked and authenticated. */
+export interface ReceivedAdvert {
+  from: string;
+  family: IpFamily;
+  header: CarpHeader;
+}
+
+export type Command =
+  | { op: "start" }
+  | { op: "stop"; graceful?: boolean } // graceful: bow-out advert (255/255) first when MASTER
+  | { op: "force"; state: "MASTER" | "BACKUP" }
+  | { op: "setAdvskew"; value: number }
+  | { op: "setAdvbase"; value: number }
+  | { op: "setPreempt"; value: boolean }
+  | { op: "demote"; delta: number } // per-vhid demotion += delta
+  | { op: "setDemote"; value: number }; // per-vhid demotion := value
+
+export type Input =
+  | ({ kind: "advert" } & ReceivedAdvert)
+  | { kind: "timer"; timer: TimerName }
+  | { kind: "link"; up: boolean }
+  | { kind: "sendResult"; ok: boolean } // outcome of one advert send, for senderr demotion
+  | { kind: "globalDemotion"; value: number } // the container's global demotion changed
+  | { kind: "command"; command: Command };
+
+export type AnnounceWhy = "takeover" | "delayed" | "reassert";
+
+export type Action =
+  | { kind: "send"; family: IpFamily; advert: AdvertOut; bowOut: boolean }
+  | { kind: "arm"; timer: TimerName; at: number }
+  | { kind: "disarm"; timer: TimerName }
+  | { kind: "vips"; op: "add" | "remove" }
+  | { kind: "announce"; why: AnnounceWhy; families: IpFamily[] } // GARP for v4, unsolicited NA for v6
+  | { kind: "transition"; from: CarpState; to: CarpState; reason: string; neutral: boolean }
+  // A fault demotion (ifdown/senderr) to apply to the GLOBAL demotion, like FreeBSD's carp_demote_adj.
+  // The container applies it; a standalone runner must feed back a globalDemotion input itself.
+  | { kind: "demote"; source: "ifdown" | "senderr"; delta: number; reason: string }
+  | { kind: "log"; level: "info" | "warn" | "debug"; message: string };
+
+export interface LastMaster {
+  address: string;
+  family: IpFamily;
+  at: number;
+  advbase: number;
+  advskew: number;
+  demote: number;
+  bowOut: boolean;
+}
+
+/** carpstats-like counters for what the core itself sees. */
+export interface VhidStats {
+  ipackets: number;
+  ipackets6: number;
+  opackets: number;
+  opackets6: number;
+  preempt: number; // times this vhid became MASTER (OpenBSD counts carps_preempt the same way)
+  transitions: number;
+  badvhid: number;
+  ownLoops: number; // our own adverts looped back (ignored)
+  bowOutsReceived: number;
+  sendErrors: number;
+}
+
+/** Internal state of one vhid. Treat as read-only: step() returns a new object. */
+export interface VhidState {
+  readonly params: ResolvedParams;
+  readonly state: CarpState;
+  readonly reason: string;
+  readonly since: number | null;
+  readonly running: boolean; // started and not stopped by the user
+  readonly linkUp: boolean;
+  readonly everLeftInit: boolean; // for ucarp --neutral (only the first INIT->BACKUP is neutral)
+  readonly globalDemotion: number;
+  readonly seed: bigint; // caller-supplied random start / OpenBSD cookie
+  readonly counter: bigint; // last counter sent or copied
+  readonly counterFresh: boolean; // nothing sent or copied yet: next advert carries the seed
+  readonly timers: Readonly<Partial<Record<TimerName, number>>>;
+  readonly delayedAnnounce: number; // adverts left until the second announce; -1 = none pending
+  readonly ifdownDemoted: boolean;
+  readonly senderrDemoted: boolean;
+  readonly sendErrors: number; // consecutive
+  readonly sendSuccesses: number; // consecutive, counted only while senderr-demoted
+  readonly bowOutFrom: string | null; // last advert heard in BACKUP was a bow-out from here
+  readonly lastMaster: LastMaster | null;
+  readonly stats: Readonly<VhidStats>;
+}
+
+export interface StepResult {
+  state: VhidState;
+  actions: Action[];
+  error?: string; // a rejected command, as a one-line message; state is unchanged then
+}
+
+export interface VhidStatus {
+  vhid: number;
+  semantics: PeerSemantics;
+  state: CarpState;
+  reason: string;
+  since: number | null;
+  advbase: number;
+  advskew: number;
+  effectiveAdvskew: number; // as advertised and used in comparisons
+  demoteByte: number;
+  demotion: { global: number; vhid: number; total: number };
+  preempt: boolean;
+  linkUp: boolean;
+  running: boolean;
+  counter: bigint;
+  timers: Partial<Record<TimerName, number>>;
+  lastMaster: LastMaster | null;
+  stats: VhidStats;
+}
+
+export type Result<T> = { ok: true; value: T } | { ok: false; errors: string[] };

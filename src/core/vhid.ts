@@ -1,0 +1,553 @@
+// One CARP state machine per vhid (carp-protocol.md §3, §4). step(state, input, now) returns a new
+// state and the actions to perform; nothing here reads a clock, draws random numbers or does I/O.
+import type { IpFamily } from "../protocol/types.js";
+import { decideAsBackup, decideAsMaster, isBowOut, type OurSide } from "./election.js";
+import { advbaseError, advskewError, isIPv4, resolveParams } from "./params.js";
+import { advertIntervalUs, BOW_OUT, MAX_SKEW, masterDownUs, usToMs, willTimeOutUs } from "./timing.js";
+import type {
+  Action,
+  AdvertOut,
+  CarpState,
+  Command,
+  Input,
+  ReceivedAdvert,
+  Result,
+  StepResult,
+  TimerName,
+  VhidParams,
+  VhidState,
+  VhidStats,
+  VhidStatus,
+} from "./types.js";
+
+const U64 = (1n << 64n) - 1n;
+const SENDAD_MAX_ERRORS = 3; // CARP_SENDAD_MAX_ERRORS
+const SENDAD_MIN_SUCCESS = 3; // CARP_SENDAD_MIN_SUCCESS
+const MD_TIMER: Record<IpFamily, TimerName> = { 4: "masterDown4", 6: "masterDown6" };
+
+export interface VhidInit {
+  counter: bigint; // random 64-bit start (FreeBSD/ucarp) or replay cookie (OpenBSD), drawn by the caller
+  linkUp?: boolean; // default true
+  globalDemotion?: number; // default 0
+}
+
+const zeroStats = (): VhidStats => ({
+  ipackets: 0,
+  ipackets6: 0,
+  opackets: 0,
+  opackets6: 0,
+  preempt: 0,
+  transitions: 0,
+  badvhid: 0,
+  ownLoops: 0,
+  bowOutsReceived: 0,
+  sendErrors: 0,
+});
+
+/** A new vhid in INIT. Feed it { kind: "command", command: { op: "start" } } to run the election. */
+export function createVhid(params: VhidParams, init: VhidInit): Result<VhidState> {
+  const r = resolveParams(params);
+  if (!r.ok) return r;
+  const errors: string[] = [];
+  if (typeof init?.counter !== "bigint" || init.counter < 0n || init.counter > U64) {
+    errors.push("counter must be a bigint 0..2^64-1");
+  }
+  const g = init?.globalDemotion ?? 0;
+  if (!Number.isInteger(g)) errors.push("globalDemotion must be an integer");
+  if (errors.length) return { ok: false, errors };
+  return {
+    ok: true,
+    value: {
+      params: r.value,
+      state: "INIT",
+      reason: "created",
+      since: null,
+      running: false,
+      linkUp: init.linkUp ?? true,
+      everLeftInit: false,
+      globalDemotion: g,
+      seed: init.counter,
+      counter: init.counter,
+      counterFresh: true,
+      timers: {},
+      delayedAnnounce: -1,
+      ifdownDemoted: false,
+      senderrDemoted: false,
+      sendErrors: 0,
+      sendSuccesses: 0,
+      bowOutFrom: null,
+      lastMaster: null,
+      stats: zeroStats(),
+    },
+  };
+}
+
+// ---- derived values -------------------------------------------------------------------------
+
+/** Global + per-vhid demotion, unclamped. */
+export function totalDemotion(s: VhidState): number {
+  return s.globalDemotion + s.params.demote;
+}
+
+/**
+ * The advskew this vhid advertises and compares with. freebsd: clamp(advskew + demotion, 0, 240)
+ * (FB14 DEMOTE_ADVSKEW, with the PR 259528 clamp at 0). openbsd: raw advskew (demotion travels in the
+ * demote byte). ucarp: raw unless demoted, then raised like its suppress-preempt (clamped to 240).
+ */
+export function effectiveAdvskew(s: VhidState): number {
+  const { advskew, semantics } = s.params;
+  const d = totalDemotion(s);
+  if (semantics === "openbsd") return advskew;
+  if (semantics === "ucarp" && d === 0) return advskew;
+  return Math.min(MAX_SKEW, Math.max(0, advskew + d));
+}
+
+/** OpenBSD demote byte: the demotion count clamped to 0..255; 0 for the other semantics. */
+export function demoteByte(s: VhidState): number {
+  if (s.params.semantics !== "openbsd") return 0;
+  return Math.min(255, Math.max(0, totalDemotion(s)));
+}
+
+function families(s: VhidState): IpFamily[] {
+  const f: IpFamily[] = [];
+  if (s.params.vips.v4 > 0) f.push(4);
+  if (s.params.vips.v6 > 0) f.push(6);
+  return f;
+}
+
+function ourSide(s: VhidState): OurSide {
+  const p = s.params;
+  // FreeBSD compares and runs the "will time out" rule with the demoted skew; OpenBSD with the raw
+  // one; ucarp with the suppressed one. effectiveAdvskew already encodes exactly that.
+  const skew = effectiveAdvskew(s);
+  return {
+    advbase: p.advbase,
+    advskew: skew,
+    demote: demoteByte(s),
+    willTimeOutUs: willTimeOutUs(p.semantics, p.advbase, skew, p.deadratio),
+    preempt: p.preempt,
+    address4: p.ownAddresses.find(isIPv4),
+    tieBreakOrder: p.tieBreakOrder,
+  };
+}
+
+/** Master-down timeout in µs: own advbase, raw advskew (ucarp: suppressed skew). */
+export function masterDownFor(s: VhidState): number {
+  const p = s.params;
+  const skew = p.semantics === "ucarp" ? effectiveAdvskew(s) : p.advskew;
+  return masterDownUs(p.semantics, p.advbase, skew, p.deadratio);
+}
+
+/** Advertisement interval in µs. `first`: the arming right after takeover, which FreeBSD does with the raw skew. */
+export function advertIntervalFor(s: VhidState, first = false): number {
+  const p = s.params;
+  const skew = p.semantics === "openbsd" || (first && p.semantics === "freebsd") ? p.advskew : effectiveAdvskew(s);
+  return advertIntervalUs(p.semantics, p.advbase, skew);
+}
+
+// ---- the step function ----------------------------------------------------------------------
+
+/** Mutable working copy + collected actions for one step. */
+class Step {
+  s: { -readonly [K in keyof VhidState]: VhidState[K] };
+  stats: VhidStats;
+  timers: Partial<Record<TimerName, number>>;
+  actions: Action[] = [];
+  constructor(
+    prev: VhidState,
+    readonly now: number,
+  ) {
+    this.stats = { ...prev.stats };
+    this.timers = { ...prev.timers };
+    this.s = { ...prev, stats: this.stats, timers: this.timers };
+  }
+  get state(): VhidState {
+    return this.s;
+  }
+  log(level: "info" | "warn" | "debug", message: string): void {
+    this.actions.push({ kind: "log", level, message });
+  }
+  arm(timer: TimerName, us: number): void {
+    const at = this.now + usToMs(us);
+    this.timers[timer] = at;
+    this.actions.push({ kind: "arm", timer, at });
+  }
+  disarm(timer: TimerName): void {
+    if (this.timers[timer] === undefined) return;
+    delete this.timers[timer];
+    this.actions.push({ kind: "disarm", timer });
+  }
+  disarmAll(): void {
+    for (const t of ["advertise", "masterDown4", "masterDown6"] as const) this.disarm(t);
+  }
+  setState(to: CarpState, reason: string): void {
+    const from = this.s.state;
+    const neutral = from === "INIT" && to === "BACKUP" && this.s.params.neutral && !this.s.everLeftInit;
+    if (to !== "INIT") this.s.everLeftInit = true;
+    this.s.reason = reason;
+    if (from === to) return;
+    this.s.state = to;
+    this.s.since = this.now;
+    this.stats.transitions++;
+    this.actions.push({ kind: "transition", from, to, reason, neutral });
+  }
+  nextCounter(): bigint {
+    const s = this.s;
+    if (s.params.semantics === "openbsd") return s.seed; // constant replay cookie
+    s.counter = s.counterFresh ? s.seed : (s.counter + 1n) & U64;
+    s.counterFresh = false;
+    return s.counter;
+  }
+  /** One advert per family that has VIPs; counts the delayed announce like OpenBSD's carp_send_ad. */
+  sendAdverts(bowOut = false): void {
+    const s = this.s;
+    for (const family of families(s)) {
+      const advert: AdvertOut = {
+        vhid: s.params.vhid,
+        advbase: bowOut ? BOW_OUT : s.params.advbase,
+        advskew: bowOut ? BOW_OUT : effectiveAdvskew(s),
+        demote: demoteByte(s),
+        counter: this.nextCounter(),
+      };
+      if (family === 4) this.stats.opackets++;
+      else this.stats.opackets6++;
+      this.actions.push({ kind: "send", family, advert, bowOut });
+    }
+    if (bowOut) return;
+    if (s.delayedAnnounce > 0) s.delayedAnnounce--;
+    if (s.delayedAnnounce === 0) {
+      s.delayedAnnounce = -1;
+      this.actions.push({ kind: "announce", why: "delayed", families: families(s) });
+    }
+  }
+  /** BACKUP timers: both families (af undefined) or just one. */
+  armMasterDown(af?: IpFamily): void {
+    for (const f of families(this.s)) if (af === undefined || af === f) this.arm(MD_TIMER[f], masterDownFor(this.s));
+  }
+  /** carp_setrun for a running vhid in INIT/BACKUP: INIT -> BACKUP when the link allows, timers on. */
+  setrun(reason: string): void {
+    const s = this.s;
+    if (!s.running) return;
+    if (!s.linkUp) {
+      this.log("info", `vhid ${s.params.vhid}: waiting for the interface to come up`);
+      return;
+    }
+    if (s.state === "INIT") this.setState("BACKUP", reason);
+    if (s.state === "BACKUP") this.armMasterDown();
+  }
+  /** BACKUP/INIT -> MASTER (carp_master_down_locked). */
+  becomeMaster(reason: string): void {
+    const s = this.s;
+    this.disarm("masterDown4");
+    this.disarm("masterDown6");
+    this.setState("MASTER", reason);
+    this.stats.preempt++;
+    s.bowOutFrom = null;
+    this.actions.push({ kind: "vips", op: "add" });
+    const announce: Action = { kind: "announce", why: "takeover", families: families(s) };
+    s.delayedAnnounce = -1;
+    if (s.params.semantics === "ucarp") {
+      // ucarp: upscript, GARP, and only then the first advertisement.
+      this.actions.push(announce);
+      this.sendAdverts();
+    } else {
+      this.sendAdverts();
+      this.actions.push(announce);
+    }
+    if (s.params.secondAnnounce) s.delayedAnnounce = 2;
+    this.arm("advertise", advertIntervalFor(s, true));
+  }
+  /** MASTER -> BACKUP, timers restarted for both families. */
+  becomeBackup(reason: string): void {
+    this.disarm("advertise");
+    this.s.delayedAnnounce = -1;
+    this.actions.push({ kind: "vips", op: "remove" });
+    this.setState("BACKUP", reason);
+    this.armMasterDown();
+  }
+  /** Any state -> INIT, timers off, VIPs released. */
+  becomeInit(reason: string): void {
+    this.disarmAll();
+    this.s.delayedAnnounce = -1;
+    if (this.s.state === "MASTER") this.actions.push({ kind: "vips", op: "remove" });
+    this.setState("INIT", reason);
+  }
+  demote(source: "ifdown" | "senderr", delta: number, reason: string): void {
+    if (delta !== 0) this.actions.push({ kind: "demote", source, delta, reason });
+  }
+  result(error?: string): StepResult {
+    return error === undefined ? { state: this.s, actions: this.actions } : { state: this.s, actions: this.actions, error };
+  }
+}
+
+const describe = (from: string, advbase: number, advskew: number) => `${from} (advbase ${advbase} advskew ${advskew})`;
+
+/** Feed one input at time `now` (ms). Returns the new state and what to do. */
+export function step(prev: VhidState, input: Input, now: number): StepResult {
+  const st = new Step(prev, now);
+  switch (input.kind) {
+    case "advert":
+      onAdvert(st, input);
+      return st.result();
+    case "timer":
+      onTimer(st, input.timer);
+      return st.result();
+    case "link":
+      onLink(st, input.up);
+      return st.result();
+    case "sendResult":
+      onSendResult(st, input.ok);
+      return st.result();
+    case "globalDemotion":
+      if (!Number.isInteger(input.value)) return { state: prev, actions: [], error: "global demotion must be an integer" };
+      if (input.value !== prev.globalDemotion) {
+        st.s.globalDemotion = input.value;
+        advertiseNowIfMaster(st);
+      }
+      return st.result();
+    case "command": {
+      const err = onCommand(st, input.command);
+      return err ? { state: prev, actions: [], error: err } : st.result();
+    }
+    default:
+      return { state: prev, actions: [], error: `unknown input kind ${String((input as { kind: unknown }).kind)}` };
+  }
+}
+
+/** A demotion change makes a MASTER advertise at once (FreeBSD carp_send_ad_all, OpenBSD carpdemote). */
+function advertiseNowIfMaster(st: Step): void {
+  if (st.s.state !== "MASTER") return;
+  st.sendAdverts();
+  st.arm("advertise", advertIntervalFor(st.s));
+}
+
+function onAdvert(st: Step, pkt: ReceivedAdvert): void {
+  const s = st.s;
+  const p = s.params;
+  const h = pkt.header;
+  if (pkt.family === 4) st.stats.ipackets++;
+  else st.stats.ipackets6++;
+  if (h.vhid !== p.vhid) {
+    st.stats.badvhid++;
+    return;
+  }
+  if (p.ownAddresses.includes(pkt.from) || (p.semantics === "openbsd" && h.counter === s.seed)) {
+    st.stats.ownLoops++; // our own advert looped back: never an election input
+    return;
+  }
+  // FreeBSD and ucarp store the peer's counter before running the state machine.
+  if (p.semantics !== "openbsd") {
+    s.counter = h.counter & U64;
+    s.counterFresh = false;
+  }
+  const bowOut = isBowOut(h.advbase, h.advskew);
+  if (bowOut) st.stats.bowOutsReceived++;
+  s.lastMaster = {
+    address: pkt.from,
+    family: pkt.family,
+    at: st.now,
+    advbase: h.advbase,
+    advskew: h.advskew,
+    demote: h.demote,
+    bowOut,
+  };
+  const theirs = { from: pkt.from, advbase: h.advbase, advskew: h.advskew, demote: h.demote };
+  const peer = describe(pkt.from, h.advbase, h.advskew);
+  if (s.state === "MASTER") {
+    const d = decideAsMaster(p.semantics, ourSide(s), theirs);
+    if (d.kind === "stepDown") {
+      s.delayedAnnounce = -1;
+      if (d.extraAdvert) st.sendAdverts(); // ucarp sends one more advert before it steps down
+      const reason =
+        d.why === "moreFrequent"
+          ? `more frequent advertisement received from ${peer}`
+          : d.why === "equal"
+            ? `equal advertisement received from ${peer}`
+            : d.why === "lostTieBreak"
+              ? `equal advertisement from ${peer} wins the source-address tie-break`
+              : `demoted by ${demoteByte(s)}: lower demote count ${h.demote} advertised by ${peer}`;
+      st.becomeBackup(reason);
+    } else if (d.reassert) {
+      st.log("info", `vhid ${p.vhid}: keeping MASTER against ${peer}, re-announcing`);
+      st.actions.push({ kind: "announce", why: "reassert", families: families(s) });
+      if (p.secondAnnounce) s.delayedAnnounce = 2;
+    }
+    return;
+  }
+  if (s.state !== "BACKUP") return; // INIT ignores adverts
+  const d = decideAsBackup(p.semantics, ourSide(s), theirs);
+  if (d.kind === "restart") {
+    s.bowOutFrom = bowOut ? pkt.from : null;
+    st.armMasterDown(pkt.family);
+    return;
+  }
+  const reason = bowOut
+    ? `bow-out received from ${pkt.from}`
+    : d.why === "preempt"
+      ? `preempting a slower master ${peer}`
+      : d.why === "moreDemoted"
+        ? `taking over from more-demoted master ${peer} (demote ${h.demote} > ${demoteByte(s)})`
+        : `master will time out: ${peer}`;
+  st.becomeMaster(reason);
+}
+
+function onTimer(st: Step, timer: TimerName): void {
+  const s = st.s;
+  if (s.timers[timer] === undefined) {
+    st.log("debug", `vhid ${s.params.vhid}: stale ${timer} timer ignored`);
+    return;
+  }
+  delete st.timers[timer];
+  if (timer === "advertise") {
+    if (s.state !== "MASTER") return;
+    st.sendAdverts();
+    st.arm("advertise", advertIntervalFor(s));
+    return;
+  }
+  if (s.state !== "BACKUP") return;
+  st.becomeMaster(s.bowOutFrom ? `master timed out after bow-out from ${s.bowOutFrom}` : "master timed out");
+}
+
+function onLink(st: Step, up: boolean): void {
+  const s = st.s;
+  const p = s.params;
+  if (p.ignoreIfState) {
+    st.log("debug", `vhid ${p.vhid}: link ${up ? "up" : "down"} ignored (ignoreIfState)`);
+    return;
+  }
+  if (up === s.linkUp) return;
+  s.linkUp = up;
+  if (!up) {
+    st.becomeInit("hardware interface down");
+    if (!s.ifdownDemoted && p.ifdownDemotion > 0) {
+      s.ifdownDemoted = true;
+      st.demote("ifdown", p.ifdownDemotion, `vhid ${p.vhid}: hardware interface down`);
+    }
+    return;
+  }
+  if (s.ifdownDemoted) {
+    s.ifdownDemoted = false;
+    st.demote("ifdown", -p.ifdownDemotion, `vhid ${p.vhid}: hardware interface up`);
+  }
+  st.setrun("hardware interface up");
+}
+
+/** FreeBSD carp_send_ad_error: 3 consecutive errors demote, then 3 consecutive successes undo it. */
+function onSendResult(st: Step, ok: boolean): void {
+  const s = st.s;
+  const p = s.params;
+  if (!ok) {
+    st.stats.sendErrors++;
+    s.sendErrors++;
+    s.sendSuccesses = 0;
+    if (s.sendErrors === SENDAD_MAX_ERRORS && !s.senderrDemoted) {
+      s.senderrDemoted = true;
+      st.demote("senderr", p.senderrDemotion, `vhid ${p.vhid}: ${SENDAD_MAX_ERRORS} consecutive send errors`);
+    }
+    return;
+  }
+  if (s.senderrDemoted) {
+    if (++s.sendSuccesses >= SENDAD_MIN_SUCCESS) {
+      s.senderrDemoted = false;
+      s.sendErrors = 0;
+      s.sendSuccesses = 0;
+      st.demote("senderr", -p.senderrDemotion, `vhid ${p.vhid}: sending works again`);
+    }
+  } else s.sendErrors = 0;
+}
+
+/** Returns an error message for a rejected command (the state is then left unchanged). */
+function onCommand(st: Step, c: Command): string | undefined {
+  const s = st.s;
+  const p = s.params;
+  switch (c?.op) {
+    case "start":
+      s.running = true;
+      if (s.state === "INIT") st.setrun("initialization complete");
+      return;
+    case "stop": {
+      if (c.graceful && s.state === "MASTER") {
+        st.sendAdverts(true); // bow-out, one per family
+        st.becomeInit("user requested stop (bow-out sent)");
+      } else st.becomeInit("user requested stop");
+      s.running = false;
+      // A stopped vhid gives back the fault demotion it holds (FreeBSD: "vhid removed").
+      if (s.ifdownDemoted) {
+        s.ifdownDemoted = false;
+        st.demote("ifdown", -p.ifdownDemotion, `vhid ${p.vhid}: stopped`);
+      }
+      if (s.senderrDemoted) {
+        s.senderrDemoted = false;
+        st.demote("senderr", -p.senderrDemotion, `vhid ${p.vhid}: stopped`);
+      }
+      s.sendErrors = 0;
+      s.sendSuccesses = 0;
+      return;
+    }
+    case "force":
+      if (c.state !== "MASTER" && c.state !== "BACKUP") return `cannot force state ${String(c.state)}`;
+      if (!s.linkUp && !p.ignoreIfState) return `vhid ${p.vhid}: cannot force ${c.state}: interface is down`;
+      s.running = true;
+      if (c.state === s.state) return;
+      if (c.state === "MASTER") st.becomeMaster("user requested");
+      else if (s.state === "MASTER") st.becomeBackup("user requested");
+      else {
+        st.setState("BACKUP", "user requested");
+        st.armMasterDown();
+      }
+      return;
+    case "setAdvskew": {
+      const e = advskewError(p.semantics, c.value);
+      if (e) return e;
+      s.params = { ...p, advskew: c.value };
+      return;
+    }
+    case "setAdvbase": {
+      const e = advbaseError(p.semantics, c.value);
+      if (e) return e;
+      if (p.semantics === "ucarp" && c.value === 0 && p.advskew === 0) return "advbase and advskew cannot both be 0";
+      s.params = { ...p, advbase: c.value };
+      return;
+    }
+    case "setPreempt":
+      if (typeof c.value !== "boolean") return "preempt must be true or false";
+      s.params = { ...p, preempt: c.value };
+      return;
+    case "demote":
+    case "setDemote": {
+      const v = c.op === "demote" ? c.delta : c.value;
+      if (!Number.isInteger(v)) return "demotion must be an integer";
+      const next = c.op === "demote" ? p.demote + v : v;
+      if (next === p.demote) return;
+      s.params = { ...p, demote: next };
+      st.log("info", `vhid ${p.vhid}: demotion ${p.demote} -> ${next}`);
+      advertiseNowIfMaster(st);
+      return;
+    }
+    default:
+      return `unknown command ${String((c as { op?: unknown })?.op)}`;
+  }
+}
+
+/** A snapshot for status displays, metrics and "why is this node MASTER?". */
+export function status(s: VhidState): VhidStatus {
+  return {
+    vhid: s.params.vhid,
+    semantics: s.params.semantics,
+    state: s.state,
+    reason: s.reason,
+    since: s.since,
+    advbase: s.params.advbase,
+    advskew: s.params.advskew,
+    effectiveAdvskew: effectiveAdvskew(s),
+    demoteByte: demoteByte(s),
+    demotion: { global: s.globalDemotion, vhid: s.params.demote, total: totalDemotion(s) },
+    preempt: s.params.preempt,
+    linkUp: s.linkUp,
+    running: s.running,
+    counter: s.counter,
+    timers: { ...s.timers },
+    lastMaster: s.lastMaster ? { ...s.lastMaster } : null,
+    stats: { ...s.stats },
+  };
+}
