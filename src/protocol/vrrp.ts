@@ -19,8 +19,8 @@ export interface VrrpV2 {
   checksum: number; // as on the wire
   checksumOk: boolean; // over the whole IP payload, no pseudo-header
   addresses: string[];
-  authData: Buffer; // 8 bytes
-  length: number; // 16 + 4 * count
+  authData: Buffer; // the 8 authentication bytes, or fewer when the sender left them out (some do)
+  length: number; // 8 + 4 * count + authData.length
 }
 
 export interface VrrpV3 {
@@ -59,10 +59,13 @@ export function decodeVrrpV2(buf: Uint8Array): VrrpV2 | VrrpError {
   const version = buf[0] >> 4;
   if (version !== 2 && version !== 1) return { error: "badver", detail: `version ${version}, expected 2` };
   const count = buf[3];
-  const length = 16 + 4 * count;
-  if (buf.length < length) {
-    return { error: "truncated", detail: `VRRPv2 with ${count} addresses needs ${length} bytes, have ${buf.length}` };
+  // RFC 3768 puts 8 authentication bytes after the addresses, but real senders (e.g. the PcapPlusPlus sample
+  // with authtype none) omit them; like tcpdump we require the addresses and take 0..8 auth bytes.
+  const need = 8 + 4 * count;
+  if (buf.length < need) {
+    return { error: "truncated", detail: `VRRPv2 with ${count} addresses needs at least ${need} bytes, have ${buf.length}` };
   }
+  const length = Math.min(need + 8, buf.length);
   const addresses: string[] = [];
   for (let i = 0; i < count; i++) addresses.push(formatIpv4(buf, 8 + 4 * i));
   return {
