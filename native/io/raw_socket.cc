@@ -153,6 +153,9 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
       if ((err = Set(IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1))) return err;
       *step = "IPV6_RECVPKTINFO";
       if ((err = Set(IPPROTO_IPV6, IPV6_RECVPKTINFO, 1))) return err;
+      // No local fragmentation either: oversize sends fail with EMSGSIZE.
+      *step = "IPV6_MTU_DISCOVER";
+      if ((err = Set(IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DO))) return err;
       *step = "IPV6_DONTFRAG";
       if ((err = Set(IPPROTO_IPV6, IPV6_DONTFRAG, 1))) return err;
       if (tos >= 0) {
