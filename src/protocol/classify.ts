@@ -51,7 +51,9 @@ export function classifyProto112(ip: IpPacket): Proto112Class {
       const out: Proto112Class = { kind: "carp", header: h };
       if (ip.family === 4) {
         const v = decodeVrrpV2(p);
-        if (!("error" in v) && v.length === p.length && v.checksumOk) out.vrrpLookalike = v;
+        // Only a complete RFC 3768 message (with its 8 auth bytes) counts; without that requirement every
+        // CARP header (authlen 7 = "7 addresses", 8 + 28 = 36 bytes) would look like auth-less VRRPv2.
+        if (!("error" in v) && v.authData.length === 8 && v.length === p.length && v.checksumOk) out.vrrpLookalike = v;
       }
       return out;
     }
