@@ -20,7 +20,9 @@ export interface CaptureOptions {
   immediate?: boolean;
   /**
    * VLAN: a VLAN id to capture only that VLAN's tagged frames matching the filter, or true to match
-   * the filter both untagged and inside any single 802.1Q tag.
+   * the filter both untagged and inside any single 802.1Q tag. Note: on Linux the kernel usually
+   * strips the tag before BPF sees it, so a plain filter also matches tagged frames (the captured
+   * bytes still carry the tag); `vlan: N` is the way to select one VLAN.
    */
   vlan?: number | boolean;
   /** Kernel capture buffer size in bytes (libpcap default when omitted). */
