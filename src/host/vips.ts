@@ -1,0 +1,302 @@
+// Virtual addresses on Linux through iproute2 (`ip`). Design decisions:
+//  - Idempotent: adding an address that exists, or removing one that is absent, is success (changed=false).
+//  - Ownership: IPv4 VIPs get the label "<if>:carp<vhid>" (or "<if>:c<vhid>" when that exceeds the kernel's
+//    15-character IFNAMSIZ limit; no label if even that does not fit). iproute2 6.1 has no address `proto`
+//    attribute, so every VIP we add (IPv4 and IPv6) is also recorded in a small JSON state file (default
+//    /run/carp/vips.json, on tmpfs: it dies with the addresses at reboot). An address is ours if it carries
+//    our label or is in the state file.
+//  - IPv6 VIPs are added with `nodad`, so they are usable at once (no tentative phase during takeover).
+//  - Vanished VIPs: `VipWatcher` runs `ip -o monitor address` as a child process (netlink events, no
+//    polling) and emits "removed"/"added"; `present()` answers "is it still there" for a reconcile check.
+//  - Errors carry the reason: EPERM -> "needs root or CAP_NET_ADMIN", unknown interface, missing netns.
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { EventEmitter } from "node:events";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { createInterface } from "node:readline";
+import type { VipAddress } from "../daemon/config.js";
+
+export type IpErrorCode = "EPERM" | "ENODEV" | "ENOENT" | "EEXIST" | "EADDRNOTAVAIL" | "EINVAL" | "EIO";
+export type HostResult<T> = { ok: true; value: T } | { ok: false; code: IpErrorCode; error: string };
+
+export interface IpOptions {
+  /** Run inside this network namespace (`ip -n NS`). */
+  netns?: string;
+  /** Path of the ip binary. Default "ip". */
+  ipPath?: string;
+}
+
+const IFNAMSIZ_MAX = 15;
+
+/** Classifies iproute2's stderr into an errno-like code with a human reason. */
+export function classifyIpError(stderr: string, context: string): { code: IpErrorCode; error: string } {
+  const s = stderr.trim().split("\n")[0] ?? "";
+  if (/Operation not permitted|Permission denied/i.test(stderr)) {
+    return { code: "EPERM", error: `${context}: ${s} (needs root or CAP_NET_ADMIN)` };
+  }
+  if (/Cannot find device|does not exist|No such device/i.test(stderr)) return { code: "ENODEV", error: `${context}: interface not found (${s})` };
+  if (/Cannot open network namespace/i.test(stderr)) return { code: "ENOENT", error: `${context}: ${s}` };
+  if (/File exists|already assigned/i.test(stderr)) return { code: "EEXIST", error: `${context}: ${s}` };
+  if (/Cannot assign requested address|address not found/i.test(stderr)) return { code: "EADDRNOTAVAIL", error: `${context}: ${s}` };
+  if (/Invalid argument|Error:/i.test(stderr)) return { code: "EINVAL", error: `${context}: ${s}` };
+  return { code: "EIO", error: `${context}: ${s || "ip failed"}` };
+}
+
+/** Runs `ip [-n ns] args…`; resolves with stdout or a classified error. Never rejects. */
+export function runIp(args: string[], o: IpOptions, context: string): Promise<HostResult<string>> {
+  const full = o.netns ? ["-n", o.netns, ...args] : args;
+  return new Promise((resolve) => {
+    execFile(o.ipPath ?? "ip", full, { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (!err) return resolve({ ok: true, value: stdout });
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === "ENOENT") return resolve({ ok: false, code: "ENOENT", error: `${context}: ${o.ipPath ?? "ip"} not found (install iproute2)` });
+      resolve({ ok: false, ...classifyIpError(String(stderr), context) });
+    });
+  });
+}
+
+/** The label we give IPv4 VIPs, or undefined if no label fits in 15 characters. */
+export function vipLabel(ifname: string, vhid: number): string | undefined {
+  for (const l of [`${ifname}:carp${vhid}`, `${ifname}:c${vhid}`]) if (l.length <= IFNAMSIZ_MAX) return l;
+  return undefined;
+}
+
+/** The vhid encoded in one of our labels, or undefined. */
+export function vhidFromLabel(ifname: string, label: string | undefined): number | undefined {
+  if (!label || !label.startsWith(ifname + ":")) return undefined;
+  const m = /^c(?:arp)?(\d{1,3})$/.exec(label.slice(ifname.length + 1));
+  return m ? Number(m[1]) : undefined;
+}
+
+export interface OwnedVip {
+  ifname: string;
+  vhid: number;
+  address: string;
+  prefix: number;
+  family: 4 | 6;
+}
+
+export interface PresentAddress {
+  ifname: string;
+  address: string;
+  prefix: number;
+  family: 4 | 6;
+  label?: string;
+}
+
+/** All addresses (optionally of one interface), from `ip -j addr show`. */
+export async function listAddresses(o: IpOptions, ifname?: string): Promise<HostResult<PresentAddress[]>> {
+  const r = await runIp(["-j", "addr", "show", ...(ifname ? ["dev", ifname] : [])], o, ifname ? `list addresses of ${ifname}` : "list addresses");
+  if (!r.ok) return r;
+  let data: Array<{ ifname: string; addr_info?: Array<{ family: string; local: string; prefixlen: number; label?: string }> }>;
+  try {
+    data = JSON.parse(r.value || "[]");
+  } catch {
+    return { ok: false, code: "EIO", error: "list addresses: unparsable `ip -j` output" };
+  }
+  const out: PresentAddress[] = [];
+  for (const link of data) {
+    for (const a of link.addr_info ?? []) {
+      if (a.family !== "inet" && a.family !== "inet6") continue;
+      const p: PresentAddress = { ifname: link.ifname, address: a.local, prefix: a.prefixlen, family: a.family === "inet" ? 4 : 6 };
+      if (a.label) p.label = a.label;
+      out.push(p);
+    }
+  }
+  return { ok: true, value: out };
+}
+
+export interface VipManagerOptions extends IpOptions {
+  /** Where we record the VIPs we added. Default /run/carp/vips.json. */
+  stateFile?: string;
+}
+
+const sameVip = (a: { ifname: string; address: string; prefix: number }, b: { ifname: string; address: string; prefix: number }) =>
+  a.ifname === b.ifname && a.address === b.address && a.prefix === b.prefix;
+
+export class VipManager {
+  readonly stateFile: string;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly o: VipManagerOptions = {}) {
+    this.stateFile = o.stateFile ?? "/run/carp/vips.json";
+  }
+
+  /** Serializes state-file read-modify-write cycles. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async readState(): Promise<OwnedVip[]> {
+    try {
+      const j = JSON.parse(await readFile(this.stateFile, "utf8")) as { vips?: OwnedVip[] };
+      return Array.isArray(j.vips) ? j.vips : [];
+    } catch {
+      return [];
+    }
+  }
+
+  private async writeState(vips: OwnedVip[]): Promise<void> {
+    await mkdir(dirname(this.stateFile), { recursive: true });
+    const tmp = `${this.stateFile}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify({ vips }, null, 1) + "\n");
+    await rename(tmp, this.stateFile);
+  }
+
+  /** Adds a VIP; success if it is already there. `value` is true when we actually added it. */
+  add(ifname: string, vhid: number, vip: VipAddress): Promise<HostResult<boolean>> {
+    return this.serial(async () => {
+      const args = ["addr", "add", `${vip.address}/${vip.prefix}`, "dev", ifname];
+      if (vip.family === 4) {
+        const label = vipLabel(ifname, vhid);
+        if (label) args.push("label", label);
+      } else args.push("nodad");
+      const r = await runIp(args, this.o, `add ${vip.address}/${vip.prefix} to ${ifname}`);
+      if (!r.ok && r.code !== "EEXIST") return r;
+      const added = r.ok;
+      if (added) {
+        const state = await this.readState();
+        const entry: OwnedVip = { ifname, vhid, address: vip.address, prefix: vip.prefix, family: vip.family };
+        if (!state.some((s) => sameVip(s, entry))) state.push(entry);
+        try {
+          await this.writeState(state);
+        } catch (e) {
+          return { ok: false, code: "EIO", error: `record VIP in ${this.stateFile}: ${(e as Error).message}` };
+        }
+      }
+      return { ok: true, value: added };
+    });
+  }
+
+  /** Removes a VIP; success if it is absent. `value` is true when we actually removed it. */
+  remove(ifname: string, vip: Pick<VipAddress, "address" | "prefix">): Promise<HostResult<boolean>> {
+    return this.serial(async () => {
+      const r = await runIp(["addr", "del", `${vip.address}/${vip.prefix}`, "dev", ifname], this.o, `remove ${vip.address}/${vip.prefix} from ${ifname}`);
+      if (!r.ok && r.code !== "EADDRNOTAVAIL") return r;
+      const state = await this.readState();
+      const left = state.filter((s) => !sameVip(s, { ifname, ...vip }));
+      if (left.length !== state.length) {
+        try {
+          await this.writeState(left);
+        } catch {
+          /* the address is gone; a stale record only costs a no-op removal later */
+        }
+      }
+      return { ok: true, value: r.ok };
+    });
+  }
+
+  /** Is this VIP currently configured on the interface? */
+  async present(ifname: string, vip: Pick<VipAddress, "address" | "prefix">): Promise<HostResult<boolean>> {
+    const r = await listAddresses(this.o, ifname);
+    if (!r.ok) return r;
+    return { ok: true, value: r.value.some((a) => a.address === vip.address && a.prefix === vip.prefix) };
+  }
+
+  /** Our VIPs that are present now: labelled ones plus those in the state file. */
+  async list(ifname?: string): Promise<HostResult<OwnedVip[]>> {
+    const r = await listAddresses(this.o, ifname);
+    if (!r.ok) return r;
+    const state = await this.readState();
+    const out: OwnedVip[] = [];
+    for (const a of r.value) {
+      const fromLabel = a.family === 4 ? vhidFromLabel(a.ifname, a.label) : undefined;
+      const rec = state.find((s) => sameVip(s, a));
+      const vhid = fromLabel ?? rec?.vhid;
+      if (vhid !== undefined) out.push({ ifname: a.ifname, vhid, address: a.address, prefix: a.prefix, family: a.family });
+    }
+    return { ok: true, value: out };
+  }
+
+  /**
+   * Startup cleanup: removes every VIP of ours still present (left by a crash), except those `keep`
+   * accepts. Returns what was removed; per-address failures are collected, not fatal.
+   */
+  async removeStale(keep: (v: OwnedVip) => boolean = () => false): Promise<HostResult<{ removed: OwnedVip[]; errors: string[] }>> {
+    const l = await this.list();
+    if (!l.ok) return l;
+    const removed: OwnedVip[] = [];
+    const errors: string[] = [];
+    for (const v of l.value) {
+      if (keep(v)) continue;
+      const r = await this.remove(v.ifname, v);
+      if (r.ok) removed.push(v);
+      else errors.push(r.error);
+    }
+    // Forget records of addresses that are gone anyway.
+    await this.serial(async () => {
+      const now = await listAddresses(this.o);
+      if (!now.ok) return;
+      const state = await this.readState();
+      const left = state.filter((s) => now.value.some((a) => sameVip(a, s)));
+      if (left.length !== state.length) await this.writeState(left).catch(() => undefined);
+    });
+    return { ok: true, value: { removed, errors } };
+  }
+}
+
+export interface AddressEvent {
+  kind: "added" | "removed";
+  ifindex: number;
+  ifname: string;
+  address: string;
+  prefix: number;
+  family: 4 | 6;
+}
+
+/** Parses one line of `ip -o monitor address`. */
+export function parseAddressMonitorLine(line: string): AddressEvent | null {
+  const m = /^(Deleted\s+)?(\d+):\s+(\S+)\s+(inet6?)\s+([0-9a-fA-F.:]+)(?:\/(\d+))?/.exec(line.trim());
+  if (!m) return null;
+  const family = m[4] === "inet" ? 4 : 6;
+  return {
+    kind: m[1] ? "removed" : "added",
+    ifindex: Number(m[2]),
+    ifname: m[3].replace(/@.*$/, ""),
+    address: m[5],
+    prefix: m[6] !== undefined ? Number(m[6]) : family === 4 ? 32 : 128,
+    family,
+  };
+}
+
+/**
+ * Address change events from `ip -o monitor address` (a child process reading netlink). Emits
+ * "added"/"removed" (AddressEvent) and "error" (string) if the monitor dies unexpectedly.
+ */
+export class VipWatcher extends EventEmitter {
+  private child: ChildProcess | null = null;
+  private stopping = false;
+
+  constructor(private readonly o: IpOptions = {}) {
+    super();
+  }
+
+  /** Starts the monitor; resolves once it has had a moment to subscribe. */
+  async start(settleMs = 150): Promise<void> {
+    if (this.child) return;
+    this.stopping = false;
+    const args = [...(this.o.netns ? ["-n", this.o.netns] : []), "-o", "monitor", "address"];
+    const child = spawn(this.o.ipPath ?? "ip", args, { stdio: ["ignore", "pipe", "pipe"] });
+    this.child = child;
+    let stderr = "";
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      const ev = parseAddressMonitorLine(line);
+      if (ev) this.emit(ev.kind, ev);
+    });
+    child.on("error", (e) => this.emit("error", `address monitor: ${e.message}`));
+    child.on("exit", (code, signal) => {
+      this.child = null;
+      if (!this.stopping) this.emit("error", `address monitor exited (${signal ?? code}): ${stderr.trim()}`);
+    });
+    await new Promise((r) => setTimeout(r, settleMs));
+  }
+
+  stop(): void {
+    this.stopping = true;
+    this.child?.kill("SIGTERM");
+    this.child = null;
+  }
+}
