@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+// The `carp` command: dispatches to one module per subcommand. Subcommand modules export
+// `run(argv: string[]): Promise<number>` (the exit code) and throw UsageError/RuntimeError for
+// problems the user can fix; those become one line on stderr here.
+import { UsageError, exitCodeFor, oneLine } from "./errors.js";
+
+type Sub = { run(argv: string[]): Promise<number>; summary: string };
+
+const subcommands: Record<string, () => Promise<Sub>> = {
+  run: () => import("./run.js"),
+  status: () => import("./status.js"),
+  set: () => import("./set.js"),
+  inspect: () => import("./inspect.js"),
+  send: () => import("./send.js"),
+  demo: () => import("./demo.js"),
+};
+
+async function usage(): Promise<string> {
+  const lines = ["usage: carp <command> [options]", "", "commands:"];
+  for (const [name, load] of Object.entries(subcommands)) {
+    const summary = await load().then((m) => m.summary, () => "(unavailable)");
+    lines.push(`  ${name.padEnd(8)} ${summary}`);
+  }
+  lines.push("", "Run `carp <command> --help` for the options of one command.");
+  return lines.join("\n");
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === "-h" || cmd === "--help" || cmd === "help") {
+    process.stdout.write((await usage()) + "\n");
+    return cmd ? 0 : 2;
+  }
+  if (cmd === "--version" || cmd === "-V") {
+    const { createRequire } = await import("node:module");
+    const pkg = createRequire(import.meta.url)("../../package.json") as { version: string };
+    process.stdout.write(`carp ${pkg.version}\n`);
+    return 0;
+  }
+  const load = subcommands[cmd];
+  if (!load) throw new UsageError(`unknown command '${cmd}' (try carp --help)`);
+  const sub = await load();
+  return sub.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`carp: ${oneLine(e)}\n`);
+    if (process.env.CARP_DEBUG === "1" && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    process.exitCode = exitCodeFor(e);
+  },
+);
