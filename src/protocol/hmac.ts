@@ -27,13 +27,13 @@ export function carpKey(password: string | Uint8Array): Buffer {
 // ---------------------------------------------------------------------------------------------
 // Address parsing (strict; local so that the codec has no dependency on the I/O layers).
 
-/** Parses dotted-quad IPv4 to an unsigned 32-bit number, or null. */
+/** Parses dotted-quad IPv4 to an unsigned 32-bit number, or null (leading zeros refused, like inet_pton). */
 export function parseIpv4(s: string): number | null {
   const parts = s.split(".");
   if (parts.length !== 4) return null;
   let v = 0;
   for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) return null;
+    if (!/^(0|[1-9]\d{0,2})$/.test(p)) return null;
     const n = Number(p);
     if (n > 255) return null;
     v = v * 256 + n;

@@ -110,6 +110,7 @@ describe("message builder", () => {
       carpHmacMessage(256, [], [], 0n),
       carpHmacMessage(1, ["300.1.1.1"], [], 0n),
       carpHmacMessage(1, ["1.2.3"], [], 0n),
+      carpHmacMessage(1, ["010.1.1.1"], [], 0n),
       carpHmacMessage(1, [], ["2001:db8:::1"], 0n),
       carpHmacMessage(1, [], ["1:2:3:4:5:6:7:8:9"], 0n),
       carpHmacMessage(1, [], [], 0n, { lladdr: "00:11:22:33:44:55" }),
@@ -212,6 +213,18 @@ describe("CarpAuth", () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+
+  it("openbsd with a custom lladdr equals createHmac over 02 01 mac vhid …", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 6, maxLength: 6 }), fc.array(ipv4, { maxLength: 3 }), u64, (mac, v4, counter) => {
+        const ob = must(CarpAuth.create({ vhid: 12, v4, password: "ll", semantics: "openbsd", lladdr: mac }));
+        const msg = carpHmacMessage(12, v4, [], counter, { semantics: "openbsd", lladdr: mac }) as Buffer;
+        const isDefault = Buffer.from(mac).equals(Buffer.from([0, 0, 0x5e, 0, 1, 12]));
+        expect(msg.subarray(2, 8).equals(Buffer.from(mac))).toBe(!isDefault);
+        expect(ob.sign(counter)).toEqual(ref(carpKey("ll"), msg));
+      }),
     );
   });
 
