@@ -1,4 +1,4 @@
-// Capture files: pcap (both byte orders, µs and ns) and pcapng (SHB of either endianness, IDB with if_tsresol
+// Capture files: pcap (both byte orders, µs and ns, and the old "modified" record format) and pcapng (SHB of either endianness, IDB with if_tsresol
 // and if_tsoffset, EPB, SPB, OPB; unknown blocks skipped; several interfaces and sections). One incremental
 // parser serves the whole-buffer API and the streaming API, so large files are never read whole.
 // Malformed or truncated input never throws: the packets before the fault are returned, then an error value.
@@ -21,6 +21,7 @@ export interface CaptureError {
 
 const PCAP_US = 0xa1b2c3d4;
 const PCAP_NS = 0xa1b23c4d;
+const PCAP_MODIFIED = 0xa1b2cd34; // Kuznetzov's patched libpcap: 8 more bytes per record header
 const NG_SHB = 0x0a0d0d0a;
 const NG_BOM = 0x1a2b3c4d;
 const NG_IDB = 1;
@@ -43,6 +44,7 @@ export class CaptureParser {
   private format: "unknown" | "pcap" | "pcapng" = "unknown";
   private le = false;
   private nano = false;
+  private recHdr = 16;
   private linktype = 0;
   private snaplen = 0;
   private ifaces: NgInterface[] = [];
@@ -108,20 +110,23 @@ export class CaptureParser {
       }
       if (avail < 24) return 0;
       const le = b.readUInt32LE(off);
-      if (be === PCAP_US || be === PCAP_NS) this.le = false;
-      else if (le === PCAP_US || le === PCAP_NS) this.le = true;
+      const known = (m: number): boolean => m === PCAP_US || m === PCAP_NS || m === PCAP_MODIFIED;
+      if (known(be)) this.le = false;
+      else if (known(le)) this.le = true;
       else {
         this.fail("badmagic", `not a pcap or pcapng file (magic 0x${be.toString(16).padStart(8, "0")})`);
         return 0;
       }
       this.nano = (this.le ? le : be) === PCAP_NS;
+      this.recHdr = (this.le ? le : be) === PCAP_MODIFIED ? 24 : 16;
       this.format = "pcap";
       this.snaplen = this.u32(b, off + 16);
       this.linktype = this.u32(b, off + 20) & 0xffff; // upper bits: FCS length info
       return 24;
     }
     if (this.format === "pcap") {
-      if (avail < 16) return 0;
+      const rh = this.recHdr;
+      if (avail < rh) return 0;
       const sec = this.u32(b, off);
       const frac = this.u32(b, off + 4);
       const incl = this.u32(b, off + 8);
@@ -130,15 +135,15 @@ export class CaptureParser {
         this.fail("badrecord", `record ${this.packetsRead + 1} claims ${incl} captured bytes`);
         return 0;
       }
-      if (avail < 16 + incl) return 0;
+      if (avail < rh + incl) return 0;
       out.push({
         time: sec + frac / (this.nano ? 1e9 : 1e6),
         linktype: this.linktype,
-        data: b.subarray(off + 16, off + 16 + incl),
+        data: b.subarray(off + rh, off + rh + incl),
         origLen: orig,
       });
       this.packetsRead++;
-      return 16 + incl;
+      return rh + incl;
     }
     return this.stepNg(b, off, out);
   }
