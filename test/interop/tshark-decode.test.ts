@@ -93,4 +93,26 @@ describe.skipIf(!existsSync(TSHARK))("tshark decodes our adverts", () => {
       if (c.family === 4) expect(got["ip.checksum.status"]).toBe("1");
     });
   });
+
+  it.skipIf(!existsSync("/usr/bin/tcpdump") && !existsSync("/usr/sbin/tcpdump"))(
+    "tcpdump -v -T carp agrees on vhid/advbase/advskew/counter and flags only the control's checksum",
+    () => {
+      const built = cases.map(frameOf);
+      const file = join(dir, "ours-tcpdump.pcap");
+      writeFileSync(file, encodePcap(built.map((b, i) => ({ time: 1_700_000_000 + i, data: b.frame })), DLT_EN10MB));
+      const r = spawnSync("tcpdump", ["-n", "-v", "-T", "carp", "-r", file], { encoding: "utf8", env: { ...process.env, TZ: "UTC" } });
+      expect(r.status, r.stderr).toBe(0);
+      // tcpdump's quirk: a bad checksum note sits between authlen and counter with no space after it.
+      const text = r.stdout;
+      const adverts = [...text.matchAll(/CARPv2-advertise 36: vhid=(\d+) advbase=(\d+) advskew=(\d+) authlen=7 (?: \(bad carp cksum [0-9a-f]+!\))?counter=(\d+)/g)];
+      expect(adverts.length).toBe(cases.length);
+      adverts.forEach((m, i) => {
+        const c = cases[i];
+        expect([Number(m[1]), Number(m[2]), Number(m[3]), m[4]]).toEqual([c.vhid, c.advbase, c.advskew, c.counter.toString()]);
+      });
+      const bad = text.split("\n").filter((l) => l.includes("bad carp cksum"));
+      expect(bad.length).toBe(1);
+      expect(bad[0]).toContain("vhid=3 ");
+    },
+  );
 });
