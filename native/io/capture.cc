@@ -99,6 +99,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
       return;
     }
     meta_.resize(kBatch * kMeta);
+    HoldSelf(true);
   }
 
   ~Capture() override { Shutdown(); }
@@ -171,6 +172,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
         // Interface gone or similar: report once and stop polling; the capture stays closable.
         std::string msg = "capture on " + ifname_ + " failed: " + pcap_geterr(p_);
         Poller::Stop(poller_);
+        HoldSelf(false);
         CallJs(env, obj, "onerror", {Napi::Error::New(env, msg).Value()});
         return;
       }
@@ -225,12 +227,22 @@ class Capture : public Napi::ObjectWrap<Capture> {
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
     Shutdown();
+    HoldSelf(false);
     return info.Env().Undefined();
   }
 
   Napi::Value SetRef(const Napi::CallbackInfo& info) {
-    if (poller_) poller_->Ref(info.Length() > 0 && info[0].ToBoolean());
+    bool on = info.Length() > 0 && info[0].ToBoolean();
+    if (poller_) poller_->Ref(on);
+    if (poller_) HoldSelf(on);
     return info.Env().Undefined();
+  }
+
+  // While open and referenced the JS object is strongly held (as node holds its own handles), so a
+  // socket nobody stores keeps delivering; unref'd or closed it is weak and the GC may finalize it.
+  void HoldSelf(bool on) {
+    if (on && !held_) { Ref(); held_ = true; }
+    else if (!on && held_) { Unref(); held_ = false; }
   }
 
   Napi::Value Stats(const Napi::CallbackInfo& info) {
@@ -261,6 +273,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
   pcap_t* p_ = nullptr;
   pcap_dumper_t* dumper_ = nullptr;
   Poller* poller_ = nullptr;
+  bool held_ = false;
   int linktype_ = -1;
   int count_ = 0;
   std::vector<uint8_t> out_, meta_;

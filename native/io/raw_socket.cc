@@ -93,7 +93,9 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
     if (!poller_) {
       CloseFd();
       Napi::Error::New(env, std::string("uv_poll: ") + uv_strerror(uvErr)).ThrowAsJavaScriptException();
+      return;
     }
+    HoldSelf(true);
   }
 
   ~RawSocket() override { Shutdown(); }
@@ -382,12 +384,22 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
     Shutdown();
+    HoldSelf(false);
     return info.Env().Undefined();
   }
 
   Napi::Value SetRef(const Napi::CallbackInfo& info) {
-    if (poller_) poller_->Ref(info.Length() > 0 && info[0].ToBoolean());
+    bool on = info.Length() > 0 && info[0].ToBoolean();
+    if (poller_) poller_->Ref(on);
+    if (poller_) HoldSelf(on);
     return info.Env().Undefined();
+  }
+
+  // While open and referenced the JS object is strongly held (as node holds its own handles), so a
+  // socket nobody stores keeps delivering; unref'd or closed it is weak and the GC may finalize it.
+  void HoldSelf(bool on) {
+    if (on && !held_) { Ref(); held_ = true; }
+    else if (!on && held_) { Unref(); held_ = false; }
   }
 
   Napi::Value GetFd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
@@ -409,6 +421,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
   in6_addr group6_{};
   int fd_ = -1;
   Poller* poller_ = nullptr;
+  bool held_ = false;
   std::vector<uint8_t> data_, ctl_, out_, meta_;
   std::vector<sockaddr_storage> names_;
   std::vector<iovec> iov_;

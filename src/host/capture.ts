@@ -111,7 +111,7 @@ export class LiveCapture extends EventEmitter<CaptureEvents> {
       opts.immediate ?? true,
       opts.bufferSize ?? 0,
     ) as NativeCapture;
-    // Callbacks live on the native object so an unreachable capture can be garbage collected.
+    // Callbacks live on the native object so an unreachable, unref'd capture can be garbage collected.
     native.onpackets = (data, meta, count, linktype) => {
       if (this.listenerCount("packets") > 0) this.emit("packets", unpackFrames(data, meta, count, linktype));
     };

@@ -140,8 +140,9 @@ export class CarpSocket extends EventEmitter<CarpSocketEvents> {
     this.group = opts.group ?? (opts.family === 4 ? CARP_GROUP_V4 : CARP_GROUP_V6);
     const addon = ioAddon();
     const native = new addon.RawSocket(opts.interface, opts.family, this.group, ttl, tos);
-    // The callback lives on the native object (not in a native persistent reference), so dropping the
-    // CarpSocket lets the garbage collector finalize it, which closes the fd and the poll handle.
+    // The callback lives on the native object, not in a native persistent reference. While open and
+    // ref'd the native side holds itself (like node's own handles); once unref'd, an unreachable
+    // socket is finalized by the GC, which closes the fd and the poll handle.
     native.onpackets = (data, meta, count) => {
       if (this.listenerCount("packets") > 0) this.emit("packets", unpackBatch(data, meta, count));
     };
@@ -174,7 +175,10 @@ export class CarpSocket extends EventEmitter<CarpSocketEvents> {
     return { ok: false, code, errno, message: `send to ${to} on ${this.interface}: ${code}${hint}` };
   }
 
-  /** Keep / stop keeping the event loop alive while open (default: keep). */
+  /**
+   * Keep (default) / stop keeping the event loop alive while open. An unref'd socket that nothing
+   * references any more is closed by the garbage collector.
+   */
   ref(): this {
     this.#native?.setRef(true);
     return this;
