@@ -128,6 +128,36 @@ describe("VRRP captures never classify as CARP", () => {
   });
 });
 
+describe("oobr-2 against tcpdump's -v output (where a careful parser must stop)", () => {
+  it("IP length, VRRP header fields, and truncation of the address list agree with tcpdump", () => {
+    const text = readFileSync(path.join(VEC, "tcpdump-vrrp-oobr-2.out"), "utf8");
+    const recs = text.split(/^(?=\s*\d+\s+\d{4}-)/m).filter((r) => r.trim()).map((r) => r.replace(/\s+/g, " "));
+    const { packets } = readCaptureSync(vec("tcpdump-vrrp-oobr-2.pcap"));
+    expect(recs.length).toBe(packets.length);
+    packets.forEach((p, i) => {
+      const r = recs[i];
+      const f = parseFrame(p.linktype, p.data);
+      if ("error" in f || f.ip.family !== 4) throw new Error(`packet ${i + 1}`);
+      expect(f.ip.totalLength).toBe(Number(/length (\d+)/.exec(r)![1]));
+      expect(f.ip.ttl).toBe(Number(/ttl (\d+)/.exec(r)![1]));
+      expect(f.ip.checksumOk).toBe(!r.includes("bad cksum"));
+      expect(f.ip).toMatchObject({ df: true, mf: true, reservedFlag: true, fragment: true }); // flags [+, DF, rsvd]
+      const v3 = /VRRPv3, Advertisement, \(ttl \d+\), vrid (\d+), prio (\d+), intvl (\d+)cs, length (\d+)(.*)$/.exec(r);
+      const c = classifyProto112({ ...f.ip, fragment: false });
+      if (!v3) {
+        expect(r).toContain("VRRPv15");
+        expect(c).toMatchObject({ kind: "invalid", reason: "badver" });
+        return;
+      }
+      expect(f.ip.payload.length).toBe(Number(v3[4]));
+      const pl = f.ip.payload;
+      expect([pl[1], pl[2], ((pl[4] & 15) << 8) | pl[5]]).toEqual([Number(v3[1]), Number(v3[2]), Number(v3[3])]);
+      if (v3[5].includes("[|vrrp]")) expect(c).toMatchObject({ kind: "invalid", reason: "badlen" });
+      else expect(c).toMatchObject({ kind: "vrrp", version: 3, valid: false });
+    });
+  });
+});
+
 describe("rule edges", () => {
   const v4 = (payload: Buffer, ttl = 255) => {
     const ip = parseIp(buildIpv4({ src: "198.51.100.1", dst: "224.0.0.18", proto: 112, payload, ttl }));

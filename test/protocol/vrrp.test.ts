@@ -158,6 +158,20 @@ describe("tcpdump-vrrp.pcap against tcpdump-vrrp-v.out", () => {
     expect([...versions].sort()).toEqual(["2/4", "3/4", "3/6"]);
   });
 
+  it("packet times match tcpdump-vrrp.out (TZ=GMT0 -tttt) to the microsecond", () => {
+    const lines = readFileSync(path.join(VEC, "tcpdump-vrrp.out"), "utf8").trim().split("\n");
+    expect(lines.length).toBe(packets.length);
+    lines.forEach((l, i) => {
+      const m = /^\s*(\d+)\s+(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)\.(\d{6}) .*vrid (\d+), prio (\d+)/.exec(l);
+      if (!m) throw new Error(`unparsed: ${l}`);
+      const sec = Date.UTC(+m[2], +m[3] - 1, +m[4], +m[5], +m[6], +m[7]) / 1000;
+      expect(Math.floor(packets[i].time)).toBe(sec);
+      expect(Math.round((packets[i].time - sec) * 1e6)).toBe(Number(m[8]));
+      const d = decodeCaptureFrame(packets[i].linktype, packets[i].data);
+      expect([d.vrrp.vrid, d.vrrp.priority]).toEqual([Number(m[9]), Number(m[10])]);
+    });
+  });
+
   it("a single flipped bit breaks the checksum of every packet (v3 pseudo-header included)", () => {
     for (const p of packets) {
       const f = parseFrame(p.linktype, Buffer.from(p.data));
