@@ -142,6 +142,27 @@ const VHID_FLAGS = new Set([
   "no-manage-vip", "semantics", "hook-mode", "hook-timeout", "srcip6", "mcast6", "peer", "peer6", "demote", "carp-name",
 ]);
 
+/**
+ * ucarp reads numbers with C strtoul (base 0: "0x10" is 16, "010" is 8, trailing junk ignored) and keeps
+ * advbase/advskew in an unsigned char (300 becomes 44). We read them the same way, with a warning whenever
+ * the result differs from the plain decimal reading. Non-numeric text and negatives are left for the
+ * validator to reject.
+ */
+export function ucarpNumber(text: string, flag: string, wrapByte: boolean, warnings: string[]): string {
+  const m = /^\s*\+?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)/.exec(text);
+  if (!m) return text;
+  const lit = m[1];
+  let n = /^0[xX]/.test(lit) ? parseInt(lit.slice(2), 16) : lit.length > 1 && lit[0] === "0" ? parseInt(lit, 8) : Number(lit);
+  if (!/^\d+$/.test(text) || (text.length > 1 && text[0] === "0")) {
+    warnings.push(`${flag}: ${JSON.stringify(text)} read as ${n} (ucarp's strtoul)`);
+  }
+  if (wrapByte && n > 255) {
+    warnings.push(`${flag}: ${n} wraps to ${n & 255} (ucarp keeps it in an unsigned char)`);
+    n &= 255;
+  }
+  return String(n);
+}
+
 /** Pure argv parser: no file access, no defaults. */
 export function parseUcarpArgv(argv: readonly string[]): Result<ParsedArgv> {
   const out: ParsedArgv = { help: false, vhid: null, global: {}, carpParents: {}, extra: [] };
@@ -157,18 +178,18 @@ export function parseUcarpArgv(argv: readonly string[]): Result<ParsedArgv> {
       case "interface": interfaceGiven = s; v.interface = s; break;
       case "srcip": v.srcip = s; break;
       case "mcastip": case "mcast": v.mcast = s; break;
-      case "vhid": v.vhid = s; break;
+      case "vhid": v.vhid = ucarpNumber(s, flag, false, warnings); break;
       case "pass": v.password = s; break;
       case "passfile": v.passfile = s; break;
       case "preempt": v.preempt = true; break;
       case "neutral": v.neutral = true; break;
       case "addr": (v.addresses ??= []).push(s); break;
       case "help": out.help = true; break;
-      case "advbase": v.advbase = s; break;
-      case "advskew": v.advskew = s; break;
+      case "advbase": v.advbase = ucarpNumber(s, flag, true, warnings); break;
+      case "advskew": v.advskew = ucarpNumber(s, flag, true, warnings); break;
       case "upscript": v.upscript = s; break;
       case "downscript": v.downscript = s; break;
-      case "deadratio": v.deadratio = s; break;
+      case "deadratio": v.deadratio = ucarpNumber(s, flag, false, warnings); break;
       case "debug": out.global.debug = true; break;
       case "shutdown": v.shutdownScript = true; break;
       case "daemonize": out.global.daemonize = true; break;

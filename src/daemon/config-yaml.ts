@@ -24,7 +24,7 @@ export interface YamlOptions {
   requireVhids?: boolean;
 }
 
-type Kind = "string" | "bool" | "int" | "strings" | "password" | "object";
+type Kind = "string" | "bool" | "int" | "strings" | "password" | "object" | "list";
 
 const VHID_KEYS: Record<string, Kind> = {
   interface: "string", vhid: "int", advbase: "int", advskew: "int", password: "password", passfile: "string",
@@ -39,7 +39,7 @@ const HOOK_KEYS: Record<string, Kind> = {
 };
 const TOP_KEYS: Record<string, Kind> = {
   preempt: "bool", demotion: "int", control: "string", devd: "string", daemonize: "bool", log: "object",
-  defaults: "object", vhids: "object",
+  defaults: "object", vhids: "list",
 };
 const LOG_KEYS: Record<string, Kind> = { format: "string", facility: "string", debug: "bool" };
 
@@ -71,6 +71,9 @@ function checkType(value: unknown, kind: Kind, path: string): void {
       break;
     case "object":
       if (!isPlainObject(value)) bad("a mapping");
+      break;
+    case "list":
+      if (!Array.isArray(value)) bad("a list");
       break;
   }
 }

@@ -1,0 +1,68 @@
+// The real ucarp 1.5.2 binary decides which command lines "work": each line runs for a moment inside a
+// private network namespace (veth only, nothing leaves it) and must be accepted by our parser exactly when
+// ucarp accepts it. Lines use no -B (daemonize) so every ucarp we start is the child we time out.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFile, execFileSync } from "node:child_process";
+import { loadConfigFromArgv } from "../../src/daemon/config-ucarp.js";
+import { createNs, type TestNs } from "../host/netns-helper.js";
+
+let ns: TestNs;
+let haveUcarp = true;
+beforeAll(() => {
+  try {
+    execFileSync("sh", ["-c", "command -v ucarp"]);
+  } catch {
+    haveUcarp = false;
+  }
+  ns = createNs("cucp");
+  ns.ip("addr", "add", "198.51.100.1/24", "dev", "va");
+});
+afterAll(() => ns?.destroy());
+
+/** Runs ucarp for 800 ms; "accepted" if it reached a state, "rejected" on a usage or config error. */
+function realUcarp(argv: string[]): Promise<"accepted" | "rejected"> {
+  return new Promise((resolve) => {
+    execFile("ip", ["netns", "exec", ns.name, "ucarp", ...argv], { timeout: 800, killSignal: "SIGKILL" }, (_e, out, err) => {
+      const text = String(out) + String(err);
+      if (/\[ERROR\]|invalid option|unrecognized option|ambiguous|doesn't allow|requires an argument/.test(text)) resolve("rejected");
+      else if (/Switching to state/.test(text)) resolve("accepted");
+      else resolve("rejected");
+    });
+  });
+}
+
+const base = ["-i", "va", "-s", "198.51.100.1", "-p", "pw", "-a", "198.51.100.50"];
+const CASES: string[][] = [
+  [...base, "-v", "1"],
+  [...base, "--vhid=42", "-P", "-n", "-S", "-M", "-D"],
+  [...base, "-v", "2", "-PnSM"],
+  [...base, "-v", "3", "--mcast=239.0.0.1"],
+  [...base, "-v", "3", "--mcastip", "239.0.0.1"],
+  [...base, "-v", "4", "--advb=2", "--advsk=10"],
+  [...base, "-v", "4", "--adv=2"],
+  [...base, "-v", "0x10"],
+  [...base, "-v", "300"],
+  [...base, "-v", "0"],
+  [...base, "-v", "5", "-b", "0"],
+  [...base, "-v", "5", "-b", "0", "-k", "5"],
+  [...base, "-v", "5", "-k", "255"],
+  [...base, "-v", "5", "-r", "0"],
+  [...base, "-v", "5", "-f", "none", "-x", "param"],
+  [...base, "-v", "5", "--preempt=yes"],
+  [...base, "-v", "5", "--nosuchflag"],
+  [...base, "-v", "5", "-q"],
+  ["-i", "va", "-s", "198.51.100.1", "-a", "198.51.100.50", "-v", "6", "-p", "12345678901234567890"],
+  ["-i", "va", "-s", "198.51.100.1", "-a", "198.51.100.50", "-v", "6", "-p", "1234567890123456789"],
+  ["-i", "va", "-s", "198.51.100.1", "-p", "pw", "-v", "7", "-a", "198.51.100.300"],
+  ["-i", "va", "-s", "198.51.100.1", "-p", "pw", "-v", "7"],
+  ["-i", "va", "-s", "198.51.100.1", "-v", "7", "-a", "198.51.100.50"],
+];
+
+describe("argv acceptance matches the real ucarp", () => {
+  it.each(CASES.map((c) => [c.join(" "), c]))("%s", async (_name, argv) => {
+    expect(haveUcarp, "ucarp must be installed").toBe(true);
+    const real = await realUcarp(argv as string[]);
+    const ours = loadConfigFromArgv(argv as string[]).ok ? "accepted" : "rejected";
+    expect(ours).toBe(real);
+  });
+});
