@@ -80,6 +80,43 @@ bool hmac_verify(const HmacCtx& ctx, const uint8_t counter8[8], const uint8_t md
   return diff == 0;
 }
 
+void hmac_verify_x2(const HmacCtx& ca, const uint8_t ctra[8], const uint8_t mda[20], bool& oka, const HmacCtx& cb,
+                    const uint8_t ctrb[8], const uint8_t mdb[20], bool& okb) {
+  if (ca.tail_blocks != 1 || cb.tail_blocks != 1) {
+    oka = hmac_verify(ca, ctra, mda);
+    okb = hmac_verify(cb, ctrb, mdb);
+    return;
+  }
+  alignas(16) uint8_t ba[64], bb[64];
+  std::memcpy(ba, ca.tail, 64);
+  std::memcpy(bb, cb.tail, 64);
+  std::memcpy(ba + ca.counter_off, ctra, 8);
+  std::memcpy(bb + cb.counter_off, ctrb, 8);
+  uint32_t ha[5], hb[5];
+  std::memcpy(ha, ca.inner, 20);
+  std::memcpy(hb, cb.inner, 20);
+  sha1_compress_x2(ha, ba, hb, bb);
+  std::memset(ba, 0, 64);
+  std::memset(bb, 0, 64);
+  for (int i = 0; i < 5; i++) {
+    store_be32(ba + 4 * i, ha[i]);
+    store_be32(bb + 4 * i, hb[i]);
+  }
+  ba[20] = bb[20] = 0x80;
+  ba[62] = bb[62] = 672 >> 8;
+  ba[63] = bb[63] = 672 & 0xff;
+  std::memcpy(ha, ca.outer, 20);
+  std::memcpy(hb, cb.outer, 20);
+  sha1_compress_x2(ha, ba, hb, bb);
+  uint32_t da = 0, db = 0;
+  for (int i = 0; i < 5; i++) {
+    da |= ha[i] ^ load_be32(mda + 4 * i);
+    db |= hb[i] ^ load_be32(mdb + 4 * i);
+  }
+  oka = da == 0;
+  okb = db == 0;
+}
+
 // KAME IN6_IS_SCOPE_EMBED: link-local unicast (fe80::/10), interface-local and link-local multicast.
 static bool v6_scope_embedded(const uint8_t* a) {
   if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) return true;

@@ -36,6 +36,10 @@ bool hmac_verify(const HmacCtx& ctx, const uint8_t counter8[8], const uint8_t md
 
 // IncludeLL: FreeBSD, and OpenBSD's HMAC_ORIG context. SkipLL: OpenBSD's HMAC_NOV6LL (what it
 // sends). Ucarp: the first IPv4 address only, no IPv6.
+// Two independent verifies at once (interleaved SHA-NI when both need one inner block).
+void hmac_verify_x2(const HmacCtx& ca, const uint8_t ctra[8], const uint8_t mda[20], bool& oka, const HmacCtx& cb,
+                    const uint8_t ctrb[8], const uint8_t mdb[20], bool& okb);
+
 enum class Variant : uint8_t { IncludeLL = 0, SkipLL = 1, Ucarp = 2 };
 
 // Builds the message prefix: 02 01 [lladdr 6] vhid, IPv4 ascending (duplicates, 0.0.0.0 and

@@ -33,6 +33,9 @@ void SHA1_Transform(carp_sha_ctx* c, const unsigned char* data) __attribute__((w
 
 namespace carp {
 
+Sha1CompressFn g_sha1_compress = sha1_compress_portable;
+static Sha1Impl g_impl = Sha1Impl::Portable;
+
 static inline uint32_t rol(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
 
 void sha1_compress_portable(uint32_t h[5], const uint8_t* p, size_t nblocks) {
@@ -119,7 +122,44 @@ CARP_SHANI static void sha1_compress_shani(uint32_t h[5], const uint8_t* p, size
   _mm_storeu_si128(reinterpret_cast<__m128i*>(h), _mm_shuffle_epi32(abcd, 0x1B));
   h[4] = uint32_t(_mm_extract_epi32(e0, 3));
 }
+
+template <int... G>
+CARP_SHANI static inline void shani_all2(__m128i& a1, __m128i& e01, __m128i& e11, __m128i* w1, __m128i& a2,
+                                         __m128i& e02, __m128i& e12, __m128i* w2,
+                                         std::integer_sequence<int, G...>) {
+  ((shani_group<G>(a1, e01, e11, w1), shani_group<G>(a2, e02, e12, w2)), ...);
+}
+
+// Two independent one-block compressions interleaved: sha1rnds4 is latency bound, so a second
+// dependency chain fills the gaps (used by verifyBatch for pairs of packets).
+CARP_SHANI static void sha1_compress_x2_shani(uint32_t ha[5], const uint8_t* pa, uint32_t hb[5], const uint8_t* pb) {
+  const __m128i bswap = _mm_set_epi64x(0x0001020304050607LL, 0x08090a0b0c0d0e0fLL);
+  __m128i abcd_a = _mm_shuffle_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ha)), 0x1B);
+  __m128i abcd_b = _mm_shuffle_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(hb)), 0x1B);
+  __m128i e0a = _mm_set_epi32(int(ha[4]), 0, 0, 0), e0b = _mm_set_epi32(int(hb[4]), 0, 0, 0);
+  const __m128i sa = abcd_a, sb = abcd_b, esa = e0a, esb = e0b;
+  __m128i e1a, e1b, wa[4], wb[4];
+  for (int i = 0; i < 4; i++) {
+    wa[i] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pa + 16 * i)), bswap);
+    wb[i] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pb + 16 * i)), bswap);
+  }
+  shani_all2(abcd_a, e0a, e1a, wa, abcd_b, e0b, e1b, wb, std::make_integer_sequence<int, 20>{});
+  e0a = _mm_sha1nexte_epu32(e0a, esa);
+  e0b = _mm_sha1nexte_epu32(e0b, esb);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(ha), _mm_shuffle_epi32(_mm_add_epi32(abcd_a, sa), 0x1B));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(hb), _mm_shuffle_epi32(_mm_add_epi32(abcd_b, sb), 0x1B));
+  ha[4] = uint32_t(_mm_extract_epi32(e0a, 3));
+  hb[4] = uint32_t(_mm_extract_epi32(e0b, 3));
+}
 #endif
+
+void sha1_compress_x2(uint32_t ha[5], const uint8_t* pa, uint32_t hb[5], const uint8_t* pb) {
+#ifdef CARP_HAVE_X86
+  if (g_impl == Sha1Impl::ShaNi) return sha1_compress_x2_shani(ha, pa, hb, pb);
+#endif
+  sha1_compress(ha, pa, 1);
+  sha1_compress(hb, pb, 1);
+}
 
 static void sha1_compress_openssl(uint32_t h[5], const uint8_t* p, size_t nblocks) {
   carp_sha_ctx c;
@@ -128,8 +168,6 @@ static void sha1_compress_openssl(uint32_t h[5], const uint8_t* p, size_t nblock
   std::memcpy(h, c.h, 20);
 }
 
-Sha1CompressFn g_sha1_compress = sha1_compress_portable;
-static Sha1Impl g_impl = Sha1Impl::Portable;
 
 bool sha1_impl_available(Sha1Impl impl) {
   switch (impl) {

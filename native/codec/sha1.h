@@ -35,6 +35,9 @@ inline void sha1_init_state(uint32_t h[5]) {
   h[4] = 0xC3D2E1F0u;
 }
 
+// Two independent single-block compressions (interleaved on SHA-NI, sequential otherwise).
+void sha1_compress_x2(uint32_t ha[5], const uint8_t* pa, uint32_t hb[5], const uint8_t* pb);
+
 // Whole-message SHA-1 (used by tests to compare back ends on arbitrary lengths).
 void sha1_digest(const uint8_t* data, size_t len, uint8_t out[20]);
 
