@@ -10,7 +10,7 @@ export interface SimNodeConfig {
   address4?: string;
   address6?: string;
   vhids: VhidParams[]; // ownAddresses defaults to this node's addresses
-  seed?: bigint; // counter start; vhid n uses seed + n
+  seed?: bigint; // counter start (default: derived from the name); vhid n uses seed + n
 }
 
 export interface Delivery {
@@ -57,6 +57,13 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** A default counter seed per node name (FNV-1a), so OpenBSD cookies differ between nodes. */
+function nameSeed(name: string): bigint {
+  let h = 0xcbf29ce484222325n;
+  for (const ch of Buffer.from(name)) h = ((h ^ BigInt(ch)) * 0x100000001b3n) & 0xffffffffffffn;
+  return h << 8n;
 }
 
 /** Drops each delivery with probability `rate`, reproducibly. */
@@ -202,7 +209,7 @@ export class Simulator {
     const c = new Cluster();
     const own = [cfg.address4, cfg.address6].filter((a): a is string => !!a);
     for (const p of cfg.vhids) {
-      const r = c.add({ ...p, ownAddresses: p.ownAddresses ?? own }, { counter: (cfg.seed ?? 1000n) + BigInt(p.vhid) });
+      const r = c.add({ ...p, ownAddresses: p.ownAddresses ?? own }, { counter: (cfg.seed ?? nameSeed(cfg.name)) + BigInt(p.vhid) });
       if (!r.ok) return { ok: false, errors: r.errors.map((e) => `${cfg.name} vhid ${p.vhid}: ${e}`) };
     }
     return { ok: true, value: c };
