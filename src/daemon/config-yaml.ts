@@ -143,11 +143,11 @@ const GLOBAL_KEY: Record<string, string> = {
 };
 
 export function parseYamlConfig(text: string, opts: YamlOptions = {}): Result<Config> {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, customTags: ["binary"] });
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, customTags: ["binary"] });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
     const where = e.linePos ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : "";
-    return { ok: false, error: `YAML syntax error${where}: ${e.message.split("\n")[0]}` };
+    return { ok: false, error: `YAML syntax error${where}: ${e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}` };
   }
   try {
     const root = doc.toJS({ maxAliasCount: 100 }) as unknown;
