@@ -366,7 +366,9 @@ function onAdvert(st: Step, pkt: ReceivedAdvert): void {
             : d.why === "lostTieBreak"
               ? `equal advertisement from ${peer} wins the source-address tie-break`
               : `demoted by ${demoteByte(s)}: lower demote count ${h.demote} advertised by ${peer}`;
-      st.becomeBackup(reason);
+      const total = totalDemotion(s);
+      const note = d.why !== "lessDemoted" && total !== 0 ? ` (we are demoted by ${total})` : "";
+      st.becomeBackup(reason + note);
     } else if (d.reassert) {
       st.log("info", `vhid ${p.vhid}: keeping MASTER against ${peer}, re-announcing`);
       st.actions.push({ kind: "announce", why: "reassert", families: families(s) });

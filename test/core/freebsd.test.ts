@@ -128,7 +128,9 @@ describe("MASTER receiving an advert (S = ours, H = theirs)", () => {
 
   it("compares with the demoted advskew and ignores an OpenBSD demote byte", () => {
     const { s } = master({ advskew: 0 }, { globalDemotion: 50 });
-    expect(run(s, advert({ advskew: 40 }), 5000).state.state).toBe("BACKUP"); // 50 > 40
+    const down = run(s, advert({ advskew: 40 }), 5000).state; // 50 > 40
+    expect(down.state).toBe("BACKUP");
+    expect(down.reason).toBe("more frequent advertisement received from 198.51.100.2 (advbase 1 advskew 40) (we are demoted by 50)");
     const { s: s2 } = master({ advskew: 10 });
     expect(run(s2, advert({ advskew: 20, demote: 0 }), 5000).state.state).toBe("MASTER");
     expect(run(s2, advert({ advskew: 20, demote: 0 }), 5000).state.state).toBe("MASTER");
