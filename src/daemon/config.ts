@@ -176,7 +176,8 @@ export function parseAddress(text: string, key: string): VipAddress {
   const t = text.trim();
   const slash = t.indexOf("/");
   const addr = slash < 0 ? t : t.slice(0, slash);
-  const family = isIPv4(addr) ? 4 : isIPv6(addr) ? 6 : 0;
+  // node's isIPv6 accepts "fe80::1%eth0"; a VIP never has a zone.
+  const family = addr.includes("%") ? 0 : isIPv4(addr) ? 4 : isIPv6(addr) ? 6 : 0;
   if (family === 0) {
     const hint = addr.includes("%") ? " (zone ids are not supported)" : "";
     return fail(`${key}: not an IPv4 or IPv6 address: ${JSON.stringify(text)}${hint}`);
@@ -192,7 +193,7 @@ export function parseAddress(text: string, key: string): VipAddress {
 }
 
 function ipOf(value: string, family: 4 | 6, key: string): string {
-  if (family === 4 ? !isIPv4(value) : !isIPv6(value)) fail(`${key}: not an IPv${family} address: ${JSON.stringify(value)}`);
+  if (value.includes("%") || (family === 4 ? !isIPv4(value) : !isIPv6(value))) fail(`${key}: not an IPv${family} address: ${JSON.stringify(value)}`);
   return family === 6 ? canonicalIPv6(value) : value;
 }
 
