@@ -83,9 +83,17 @@ export function formatIpv6(buf: Uint8Array, offset = 0): string {
     }
     i = j;
   }
-  const hex = (a: number[]): string => a.map((x) => x.toString(16)).join(":");
-  if (bestLen < 2) return hex(g);
-  return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
+  let out = "";
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart && bestLen >= 2) {
+      out += "::";
+      i += bestLen - 1;
+      continue;
+    }
+    if (out !== "" && !out.endsWith("::")) out += ":";
+    out += g[i].toString(16);
+  }
+  return out;
 }
 
 /** 4 or 16 bytes to canonical text. */

@@ -62,6 +62,8 @@ export interface Ipv6Packet extends IpCommon {
 
 export type IpPacket = Ipv4Packet | Ipv6Packet;
 
+const NO_OPTIONS = Buffer.alloc(0);
+
 /** RFC 1071 Internet checksum (complemented) of buf[start, end). 0 means "verifies" when the sum field is included. */
 export function ipChecksum(buf: Uint8Array, start = 0, end = buf.length): number {
   return inetChecksum(buf, start, end);
@@ -113,7 +115,7 @@ export function parseIpv4(buf: Buffer): Ipv4Packet | IpError {
     dst: formatIpv4(dstBytes),
     srcBytes,
     dstBytes,
-    options: buf.subarray(20, headerLength),
+    options: headerLength > 20 ? buf.subarray(20, headerLength) : NO_OPTIONS,
     payload: buf.subarray(headerLength, end),
     truncated: totalLength > buf.length,
     payloadLength: totalLength - headerLength,
@@ -280,6 +282,11 @@ export function pseudoHeader(src: Uint8Array, dst: Uint8Array, proto: number, le
 
 /** Internet checksum of msg preceded by the pseudo-header for (src, dst, proto, msg.length). */
 export function pseudoChecksum(src: Uint8Array, dst: Uint8Array, proto: number, msg: Uint8Array): number {
-  const ph = pseudoHeader(src, dst, proto, msg.length);
-  return inetChecksum(msg, 0, msg.length, inetSum(ph));
+  if (src.length !== dst.length || (src.length !== 4 && src.length !== 16)) {
+    throw new RangeError("pseudoChecksum: src and dst must both be 4 or both be 16 bytes");
+  }
+  // Sum the pseudo-header fields in place (both layouts add up to src + dst + proto + length words).
+  const len = msg.length;
+  const partial = inetSum(dst, 0, dst.length, inetSum(src, 0, src.length, 0)) + proto + (len & 0xffff) + Math.floor(len / 0x10000);
+  return inetChecksum(msg, 0, len, partial);
 }

@@ -1,7 +1,7 @@
 // Link layers seen in captures and on packet sockets: Ethernet (with stacked 802.1Q/802.1ad tags), Linux cooked
 // v1/v2, raw IP, and BSD loopback. The IP family comes from the EtherType / link header, never from a MAC.
 import type { IpFamily } from "./types.js";
-import { parseIp, parseIpv4, parseIpv6, type IpError, type IpPacket } from "./ip.js";
+import { parseIpv4, parseIpv6, type IpError, type IpPacket } from "./ip.js";
 
 export const DLT_NULL = 0;
 export const DLT_EN10MB = 1;
@@ -53,10 +53,10 @@ export interface Frame {
   ip: IpPacket;
 }
 
+const HEX2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
 export function formatMac(buf: Uint8Array, offset = 0): string {
-  let s = "";
-  for (let i = 0; i < 6; i++) s += (i ? ":" : "") + buf[offset + i].toString(16).padStart(2, "0");
-  return s;
+  return `${HEX2[buf[offset]]}:${HEX2[buf[offset + 1]]}:${HEX2[buf[offset + 2]]}:${HEX2[buf[offset + 3]]}:${HEX2[buf[offset + 4]]}:${HEX2[buf[offset + 5]]}`;
 }
 
 /** "00:00:5e:00:01:01" (also "-" separated or bare 12 hex digits) to 6 bytes, or null. */
@@ -75,7 +75,7 @@ function macBytes(mac: string | Uint8Array, what: string): Buffer {
 /** CARP / VRRP(IPv4) virtual MAC 00:00:5e:00:01:vhid; VRRPv3 over IPv6 uses 00:00:5e:00:02:vrid (RFC 5798 §7.3). */
 export function virtualMac(vhid: number, family: IpFamily = 4): string {
   if (!Number.isInteger(vhid) || vhid < 0 || vhid > 255) throw new RangeError(`virtualMac: vhid ${vhid} not in 0..255`);
-  return formatMac([0, 0, 0x5e, 0, family === 6 ? 2 : 1, vhid] as unknown as Uint8Array);
+  return formatMac(Buffer.from([0, 0, 0x5e, 0, family === 6 ? 2 : 1, vhid]));
 }
 
 /** The vhid when mac is 00:00:5e:00:01:xx (or :02:xx for IPv6 VRRP), else null. */
@@ -258,4 +258,3 @@ export function parseFrame(linktype: number, data: Buffer): Frame | LinkError {
   return f;
 }
 
-export { parseIp };
