@@ -1,0 +1,88 @@
+// `carp run`: the daemon. Accepts every ucarp option (long and short, same meaning) plus our extras;
+// see UCARP_USAGE in src/daemon/config-ucarp.ts. Signals: SIGUSR1 logs status, SIGUSR2 forces BACKUP,
+// SIGTERM/SIGINT stop gracefully (bow-out, VIPs removed, -z downscript, exit 0), SIGHUP reloads.
+import { spawn } from "node:child_process";
+import { loadConfigFromArgv, UCARP_USAGE } from "../daemon/config-ucarp.js";
+import type { Config } from "../daemon/config.js";
+import { ControlServer } from "../daemon/control.js";
+import { CarpNode, CarpNodeError } from "../daemon/node.js";
+import { RuntimeError, UsageError } from "./errors.js";
+
+export const summary = "run the CARP daemon (ucarp-compatible options; --config/--rc-conf for many vhids)";
+
+function load(argv: string[]): Config | null {
+  const r = loadConfigFromArgv(argv);
+  if (!r.ok) throw new UsageError(r.error);
+  for (const w of r.warnings) process.stderr.write(`carp: warning: ${w}\n`);
+  if (r.value.help) return null;
+  const { help: _h, ...cfg } = r.value;
+  return cfg;
+}
+
+const asCliError = (e: unknown): Error =>
+  e instanceof CarpNodeError ? (e.kind === "usage" ? new UsageError(e.message) : new RuntimeError(e.message)) : (e as Error);
+
+export async function run(argv: string[]): Promise<number> {
+  const cfg = load(argv);
+  if (cfg === null) {
+    process.stdout.write(UCARP_USAGE);
+    return 0;
+  }
+  if (cfg.daemonize && process.env.CARP_DAEMONIZED !== "1") {
+    // ucarp -B: re-run ourselves detached and return at once.
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1], "run", ...argv], {
+      detached: true,
+      stdio: "ignore",
+      env: { ...process.env, CARP_DAEMONIZED: "1" },
+    });
+    child.unref();
+    return 0;
+  }
+  if (typeof process.getuid === "function" && process.getuid() !== 0 && process.env.CARP_SKIP_ROOT_CHECK !== "1") {
+    // Raw sockets and `ip addr` need root (or CAP_NET_RAW + CAP_NET_ADMIN); say so before anything half-starts.
+    // A capability-only setup can skip this check with CARP_SKIP_ROOT_CHECK=1.
+    throw new UsageError("carp run needs root (or CAP_NET_RAW and CAP_NET_ADMIN with CARP_SKIP_ROOT_CHECK=1)");
+  }
+
+  const node = new CarpNode(cfg);
+  const control = new ControlServer(cfg.control, node);
+  try {
+    await control.start();
+    await node.start();
+  } catch (e) {
+    control.close();
+    throw asCliError(e);
+  }
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      node.log.info(`${sig}: stopping`, { event: "signal", signal: sig });
+      void node.stop().finally(() => {
+        control.close();
+        for (const s of ["SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2"] as const) process.removeAllListeners(s);
+        resolve(0);
+      });
+    };
+    process.on("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
+    process.on("SIGUSR1", () => node.logStatus());
+    process.on("SIGUSR2", () => {
+      node.log.info("SIGUSR2: forcing BACKUP", { event: "signal", signal: "SIGUSR2" });
+      node.forceBackup();
+    });
+    process.on("SIGHUP", () => {
+      let next: Config | null;
+      try {
+        next = load(argv);
+      } catch (e) {
+        node.log.error(`SIGHUP: configuration not reloaded: ${(e as Error).message}`);
+        return;
+      }
+      if (!next) return;
+      node.reload(next).catch((e) => node.log.error(`SIGHUP: reload failed: ${(e as Error).message}`));
+    });
+  });
+}

@@ -1,0 +1,64 @@
+// `carp set --vhid N [--interface IF] --advskew N | --advbase N | --state master|backup | --preempt on|off
+// | --demote ±N [--control PATH]`: changes a running vhid at once (like `ifconfig carp0 advskew 30`).
+import { controlRequest } from "../daemon/control.js";
+import { DEFAULTS } from "../daemon/config.js";
+import type { SetRequest, VhidReport } from "../daemon/node.js";
+import { RuntimeError, UsageError } from "./errors.js";
+import { formatVhid, parseFlags } from "./status.js";
+
+export const summary = "change advskew, advbase, state, preempt or demotion of a running vhid";
+
+const USAGE = `usage: carp set --vhid N [--interface IF] [--control PATH] <change>...
+  --advskew N             0-254 (ucarp semantics 0-255)
+  --advbase N             1-255 (0 allowed for ucarp/openbsd semantics)
+  --state master|backup   force the state (like ifconfig ... state master)
+  --preempt on|off        take over from slower masters
+  --demote +N|-N          add to the vhid's demotion (advertised skew goes up with it)
+  --control PATH          the daemon's control socket (default ${DEFAULTS.control})
+`;
+
+function int(flag: string, v: string, signed = false): number {
+  if (!(signed ? /^[+-]?\d+$/ : /^\d+$/).test(v)) throw new UsageError(`--${flag}: must be ${signed ? "a signed " : "an "}integer, got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const f = parseFlags(argv, { vhid: true, interface: true, control: true, advskew: true, advbase: true, state: true, preempt: true, demote: true, json: false, help: false });
+  if (f.has("help")) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const get = (k: string) => f.get(k) as string | undefined;
+  if (get("vhid") === undefined) throw new UsageError("--vhid: required");
+  const vhid = int("vhid", get("vhid")!);
+  if (vhid < 1 || vhid > 255) throw new UsageError(`--vhid: must be 1-255, got ${vhid}`);
+  const req: SetRequest = { vhid };
+  if (get("interface") !== undefined) req.interface = get("interface");
+  if (get("advskew") !== undefined) req.advskew = int("advskew", get("advskew")!);
+  if (get("advbase") !== undefined) req.advbase = int("advbase", get("advbase")!);
+  if (get("demote") !== undefined) req.demote = int("demote", get("demote")!, true);
+  const state = get("state");
+  if (state !== undefined) {
+    if (state !== "master" && state !== "backup") throw new UsageError(`--state: must be master or backup, got ${JSON.stringify(state)}`);
+    req.state = state;
+  }
+  const pre = get("preempt");
+  if (pre !== undefined) {
+    if (!["on", "off", "true", "false", "yes", "no"].includes(pre)) throw new UsageError(`--preempt: must be on or off, got ${JSON.stringify(pre)}`);
+    req.preempt = pre === "on" || pre === "true" || pre === "yes";
+  }
+  if (Object.keys(req).filter((k) => k !== "vhid" && k !== "interface").length === 0) {
+    throw new UsageError("nothing to change: give --advskew, --advbase, --state, --preempt or --demote");
+  }
+  const path = get("control") ?? DEFAULTS.control;
+  let res;
+  try {
+    res = await controlRequest(path, { op: "set", ...req });
+  } catch (e) {
+    throw new RuntimeError((e as Error).message);
+  }
+  if (!res.ok) throw res.kind === "usage" ? new UsageError(res.error) : new RuntimeError(res.error);
+  const v = res.vhid as VhidReport;
+  process.stdout.write(f.has("json") ? JSON.stringify(v, null, 2) + "\n" : formatVhid(v) + "\n");
+  return 0;
+}
