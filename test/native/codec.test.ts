@@ -4,12 +4,14 @@ import { createHash, createHmac, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { carpKey } from "../../src/protocol/hmac.js";
+import { CarpAuth, carpKey } from "../../src/protocol/hmac.js";
 import { receiveCarp } from "../../src/protocol/receive.js";
 import {
   CarpKeyTable,
   NativeCarpAuth,
   VERDICTS,
+  createCarpAuth,
+  decodeBatch,
   nativeCodecAddon,
   nativeCodecAvailable,
   nativeCodecError,
@@ -255,5 +257,36 @@ describe.skipIf(!native)("native codec: known answers", () => {
     const verdicts = new Uint8Array(4).fill(99);
     a.verifyBatch(t, Buffer.alloc(40), new Uint32Array([40, 0xffffffff, 5, 0]), new Uint32Array([36, 36, 36, 35]), verdicts);
     expect([...verdicts]).toEqual([1, 1, 1, 1]);
+  });
+});
+
+// The TypeScript back end of the same API: what callers get when the addon is not built
+// (CARP_NO_NATIVE=1 or no compiler). Runs whether or not the addon is present.
+describe("native-codec wrapper, TypeScript back end", () => {
+  it("verifyBatch/decodeBatch on D1–D6 and N1–N8 with backend ts", () => {
+    const t = new CarpKeyTable({ backend: "ts" });
+    expect(t.backend).toBe("ts");
+    const d1 = vectors[0];
+    t.set({ vhid: d1.vhid, v4: d1.v4, password: d1.pw });
+    t.set({ vhid: vectors[2].vhid, v4: vectors[2].v4, password: vectors[2].pw });
+    const frames = [vectors[0], vectors[2]].map((v) => ipPayload(v.frame).payload).concat(negatives.map((n) => ipPayload(n.frame).payload));
+    const buf = Buffer.concat(frames);
+    const offsets = new Uint32Array(frames.length), lengths = new Uint32Array(frames.length);
+    let o = 0;
+    frames.forEach((f, i) => { offsets[i] = o; lengths[i] = f.length; o += f.length; });
+    const v = new Uint8Array(frames.length);
+    const counterLo = new Uint32Array(frames.length);
+    expect(verifyBatch(t, buf, offsets, lengths, v, { counterLo })).toBe(5);
+    expect([...v].map((x) => VERDICTS[x])).toEqual(["ok", "ok", "badsum", "ok", "badver", "ok", "badlen", "ok", "badauth", "badlen"]);
+    expect(counterLo[0]).toBe(1);
+    const dv = new Uint8Array(frames.length);
+    expect(decodeBatch(buf, offsets, lengths, dv, undefined, "ts")).toBe(7); // all but N1 (badsum), N5, N8 (badlen)
+    expect(createCarpAuth({ vhid: 1, v4: d1.v4, password: d1.pw })).toBeInstanceOf(native ? NativeCarpAuth : CarpAuth);
+  });
+
+  it("CarpKeyTable({backend: 'native'}) throws a clear error only when the addon is missing", () => {
+    if (native) expect(new CarpKeyTable({ backend: "native" }).backend).toBe("native");
+    else expect(() => new CarpKeyTable({ backend: "native" })).toThrow(/carp_codec addon not available/);
+    expect(new CarpKeyTable().backend).toBe(native ? "native" : "ts");
   });
 });
