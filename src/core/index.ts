@@ -65,3 +65,4 @@ export {
   type ActionRecord,
   type NodeState,
 } from "./sim.js";
+export { explain } from "./explain.js";

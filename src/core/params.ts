@@ -65,7 +65,7 @@ export function resolveParams(p: VhidParams): Result<ResolvedParams> {
   else {
     checkRange(errors, "vips.v4", r.vips.v4, 0, 65535);
     checkRange(errors, "vips.v6", r.vips.v6, 0, 65535);
-    if (isInt(r.vips.v4) && isInt(r.vips.v6) && r.vips.v4 + r.vips.v6 === 0) {
+    if (r.vips.v4 === 0 && r.vips.v6 === 0) {
       errors.push("a vhid needs at least one virtual address");
     }
   }

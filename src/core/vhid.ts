@@ -327,7 +327,8 @@ function onAdvert(st: Step, pkt: ReceivedAdvert): void {
   const h = pkt.header;
   if (pkt.family === 4) st.stats.ipackets++;
   else st.stats.ipackets6++;
-  if (h.vhid !== p.vhid) {
+  // FreeBSD looks the vhid up among addresses of the packet's family: none of that family -> badvhid.
+  if (h.vhid !== p.vhid || !families(s).includes(pkt.family)) {
     st.stats.badvhid++;
     return;
   }

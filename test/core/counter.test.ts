@@ -67,6 +67,14 @@ describe("own packets and foreign vhids", () => {
     expect(r.state.state).toBe("BACKUP");
   });
 
+  it("an advert of a family this vhid has no addresses of is badvhid (FreeBSD looks up by family)", () => {
+    const { s } = master({ vips: { v4: 1, v6: 0 }, advskew: 100 });
+    const r = run(s, advert({ from: "2001:db8::2", family: 6, advskew: 0 }), 4000);
+    expect(r.state.state).toBe("MASTER");
+    expect(r.state.stats.badvhid).toBe(1);
+    expect(r.state.stats.ipackets6).toBe(1);
+  });
+
   it("a different vhid is counted as badvhid", () => {
     const r = run(backup(), advert({ vhid: 2, advskew: 200 }), 10);
     expect(r.actions).toEqual([]);
