@@ -182,6 +182,22 @@ describe("hand-built variants", () => {
     expect(bin[0].time).toBe(3.5);
   });
 
+  it("pcapng if_tsoffset (option 14) shifts timestamps by whole seconds", () => {
+    const data = pk[0].data;
+    const plain = ngFile(true, null, [{ ifIndex: 0, ts: 2_500_000n, data }]);
+    // Rebuild the first IDB with if_tsoffset = 1000 s.
+    const opt = Buffer.alloc(16);
+    opt.writeUInt16LE(14, 0);
+    opt.writeUInt16LE(8, 2);
+    opt.writeBigInt64LE(1000n, 4);
+    const idb = ngBlock(true, 1, Buffer.concat([Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]), opt]));
+    const shbLen = plain.readUInt32LE(4);
+    const idbLen = plain.readUInt32LE(shbLen + 4);
+    const withOffset = Buffer.concat([plain.subarray(0, shbLen), idb, plain.subarray(shbLen + idbLen)]);
+    expect(mustRead(plain)[0].time).toBe(2.5);
+    expect(mustRead(withOffset)[0].time).toBe(1002.5);
+  });
+
   it("pcapng simple packet block takes its length from the original length", () => {
     const le = true;
     const base = ngFile(le, null, []);
