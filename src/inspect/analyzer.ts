@@ -1,0 +1,467 @@
+// The per-vhid view built from a stream of adverts: who is master now, who else advertised, the
+// measured interval and jitter, transitions, auth counts, problems, and the election prediction.
+// Pure and incremental: the CLI feeds it rows (or, on the bulk path, a reused AdvertFacts object, so
+// no allocation per packet) and asks for view() whenever it wants to draw the table.
+import { predictWinner } from "../core/election.js";
+import type { PeerSemantics } from "../protocol/types.js";
+import type { Announcement, Problem, Row, SummaryView, VhidView } from "./types.js";
+
+/** One advert's facts, reused by the caller between packets. */
+export interface AdvertFacts {
+  protocol: "carp" | "vrrp";
+  vhid: number;
+  src: string;
+  mac: string | null;
+  time: number;
+  advbase: number; // VRRP: interval in seconds (fractional)
+  advskew: number; // VRRP: 0
+  demote: number;
+  priority: number; // VRRP priority, CARP 0
+  ttl: number;
+  family: 4 | 6;
+  ctrHi: number;
+  ctrLo: number;
+  checksumOk: boolean;
+  auth: 0 | 1 | 2; // ok, bad, unverified
+  diagnosis: string | null;
+}
+
+export function newFacts(): AdvertFacts {
+  return {
+    protocol: "carp", vhid: 0, src: "", mac: null, time: 0, advbase: 0, advskew: 0, demote: 0, priority: 0,
+    ttl: 255, family: 4, ctrHi: 0, ctrLo: 0, checksumOk: true, auth: 2, diagnosis: null,
+  };
+}
+
+const RING = 8; // recent counters kept per source for replay detection
+
+class Source {
+  mac: string | null = null;
+  macs = new Set<string>();
+  adverts = 0;
+  first: number;
+  last = -Infinity;
+  prev = -Infinity; // time of the advert before `last`
+  runStart: number;
+  advbase = 0;
+  advskew = 0;
+  demote = 0;
+  priority = 0;
+  bowedOut = false;
+  readonly ringHi = new Uint32Array(RING);
+  readonly ringLo = new Uint32Array(RING);
+  ringN = 0;
+  constructor(readonly ip: string, t: number) {
+    this.first = t;
+    this.runStart = t;
+  }
+  interval(protocol: "carp" | "vrrp"): number {
+    return protocol === "carp" ? this.advbase + this.advskew / 256 : this.advbase;
+  }
+}
+
+class VhidState {
+  readonly sources = new Map<string, Source>();
+  master: Source | null = null;
+  masterSince = 0;
+  transitions: { time: number; from: string; to: string }[] = [];
+  nTransitions = 0;
+  // Welford over the master's inter-advert gaps
+  n = 0;
+  mean = 0;
+  m2 = 0;
+  authOk = 0;
+  authBad = 0;
+  authNone = 0;
+  diagnosis: string | null = null;
+  badSum = 0;
+  ttlBad = new Map<string, number>(); // source → count of adverts with ttl ≠ 255 (value: last ttl)
+  ttlCount = 0;
+  macBad = new Map<string, string>(); // source → wrong MAC seen
+  replays = 0;
+  replayFrom = new Set<string>();
+  overlaps = 0;
+  overlapPair = "";
+  overlapFirst = 0;
+  overlapLast = 0;
+  /** One failing 36-byte header per source, for a final re-diagnosis with every announcement seen. */
+  badSamples = new Map<string, Buffer>();
+  constructor(readonly vhid: number, readonly protocol: "carp" | "vrrp") {}
+}
+
+function expectedMac(protocol: "carp" | "vrrp", vhid: number, family: 4 | 6): string {
+  const fam = protocol === "vrrp" && family === 6 ? "02" : "01";
+  return `00:00:5e:00:${fam}:${vhid.toString(16).padStart(2, "0")}`;
+}
+
+export interface AnalyzerOptions {
+  semantics?: PeerSemantics;
+  /** semantics per vhid (from --config). */
+  semanticsFor?: (vhid: number) => PeerSemantics | undefined;
+}
+
+export class Analyzer {
+  private readonly carp = new Map<number, VhidState>();
+  private readonly vrrp = new Map<number, VhidState>();
+  readonly counts = { total: 0, carp: 0, vrrp: 0, invalid: 0, garp: 0, na: 0, skipped: 0 };
+  private readonly other: Problem[] = [];
+  private invalidN = 0;
+  private lastInvalid = "";
+  firstTime: number | null = null;
+  lastTime: number | null = null;
+  private readonly facts = newFacts();
+
+  constructor(private readonly opts: AnalyzerOptions = {}) {}
+
+  private state(protocol: "carp" | "vrrp", vhid: number): VhidState {
+    const m = protocol === "carp" ? this.carp : this.vrrp;
+    let s = m.get(vhid);
+    if (!s) m.set(vhid, (s = new VhidState(vhid, protocol)));
+    return s;
+  }
+
+  private tick(t: number): void {
+    if (this.firstTime === null) this.firstTime = t;
+    if (this.lastTime === null || t > this.lastTime) this.lastTime = t;
+  }
+
+  skipped(): void {
+    this.counts.skipped++;
+  }
+
+  announcement(a: Announcement): void {
+    this.counts[a.kind]++;
+    this.tick(a.time);
+  }
+
+  /** A decoded row (the per-packet path). `payload` is kept for re-diagnosis of auth failures. */
+  row(r: Row, payload?: Uint8Array): void {
+    this.counts.total++;
+    this.tick(r.time);
+    if (r.kind === "invalid" || r.vhid === null) {
+      this.counts.invalid++;
+      this.invalidN++;
+      this.lastInvalid = `${r.src} > ${r.dst}: ${r.error ?? "invalid"} (${r.notes[0] ?? ""})`;
+      return;
+    }
+    this.counts[r.kind]++;
+    const f = this.facts;
+    f.protocol = r.kind;
+    f.vhid = r.vhid;
+    f.src = r.src;
+    f.mac = r.src_mac;
+    f.time = r.time;
+    f.ttl = r.ttl;
+    f.family = r.family;
+    f.checksumOk = r.checksum === "ok";
+    f.diagnosis = r.diagnosis;
+    if (r.kind === "carp") {
+      if (r.version !== 2) {
+        this.counts.carp--;
+        this.counts.invalid++;
+        this.invalidN++;
+        this.lastInvalid = `${r.src} > ${r.dst}: CARP version ${r.version}`;
+        return;
+      }
+      f.advbase = r.advbase!;
+      f.advskew = r.advskew!;
+      f.demote = r.demote!;
+      f.priority = 0;
+      const c = r.counter!;
+      f.ctrHi = parseInt(c.slice(0, 8), 16);
+      f.ctrLo = parseInt(c.slice(8), 16);
+      f.auth = r.auth === "ok" ? 0 : r.auth === "bad" ? 1 : 2;
+    } else {
+      f.advbase = (r.interval_cs ?? 100) / 100;
+      f.advskew = 0;
+      f.demote = 0;
+      f.priority = r.priority ?? 0;
+      f.ctrHi = 0;
+      f.ctrLo = 0;
+      f.auth = 2;
+    }
+    this.advert(f);
+    if (f.auth === 1 && payload && r.vhid !== null) {
+      const s = this.state("carp", r.vhid);
+      if (!s.badSamples.has(r.src)) s.badSamples.set(r.src, Buffer.from(payload.subarray(0, 36)));
+    }
+  }
+
+  /** Count a packet handled by the bulk path (which calls advert() itself). */
+  countCarp(t: number): void {
+    this.counts.total++;
+    this.counts.carp++;
+    this.tick(t);
+  }
+
+  countInvalid(t: number, what: string): void {
+    this.counts.total++;
+    this.counts.invalid++;
+    this.invalidN++;
+    this.lastInvalid = what;
+    this.tick(t);
+  }
+
+  /** Records a failing header for later re-diagnosis (bulk path). */
+  badSample(vhid: number, src: string, header: Uint8Array): void {
+    const s = this.state("carp", vhid);
+    if (!s.badSamples.has(src)) s.badSamples.set(src, Buffer.from(header.subarray(0, 36)));
+  }
+
+  /** The core update; `f` may be reused by the caller after the call. */
+  advert(f: AdvertFacts): void {
+    const s = this.state(f.protocol, f.vhid);
+    const t = f.time;
+    let src = s.sources.get(f.src);
+    if (!src) s.sources.set(f.src, (src = new Source(f.src, t)));
+    if (!f.checksumOk) s.badSum++;
+    if (f.auth === 0) s.authOk++;
+    else if (f.auth === 1) {
+      s.authBad++;
+      if (f.diagnosis) s.diagnosis = f.diagnosis;
+    } else s.authNone++;
+    if (f.ttl !== 255) {
+      s.ttlCount++;
+      s.ttlBad.set(f.src, f.ttl);
+    }
+    if (f.mac !== null && f.mac !== src.mac) {
+      src.mac = f.mac;
+      src.macs.add(f.mac);
+      if (f.mac !== expectedMac(f.protocol, f.vhid, f.family)) s.macBad.set(f.src, f.mac);
+    }
+    // Replays / loops: the same counter again from the same source (CARP only).
+    if (f.protocol === "carp") {
+      for (let i = 0; i < src.ringN && i < RING; i++) {
+        if (src.ringHi[i] === f.ctrHi && src.ringLo[i] === f.ctrLo) {
+          s.replays++;
+          s.replayFrom.add(f.src);
+          break;
+        }
+      }
+      const k = src.ringN++ % RING;
+      src.ringHi[k] = f.ctrHi;
+      src.ringLo[k] = f.ctrLo;
+    }
+    // Unauthenticated or broken adverts do not change who we think is master.
+    if (!f.checksumOk || f.auth === 1) return;
+    const bowOut = f.protocol === "carp" ? f.advbase === 255 && f.advskew === 255 : f.priority === 0;
+    const interval = f.protocol === "carp" ? f.advbase + f.advskew / 256 : f.advbase;
+    if (t - src.last > 3 * Math.max(interval, src.interval(f.protocol), 0.01)) src.runStart = t;
+    src.prev = src.last;
+    src.last = t;
+    src.adverts++;
+    if (bowOut) {
+      src.bowedOut = true;
+      return;
+    }
+    src.bowedOut = false;
+    src.advbase = f.advbase;
+    src.advskew = f.advskew;
+    src.demote = f.demote;
+    src.priority = f.priority;
+
+    // Two masters: another source advertised since this one's previous advert, while this one kept going.
+    if (src.prev > -Infinity && t - src.prev <= 1.5 * interval + 0.05) {
+      for (const o of s.sources.values()) {
+        if (o !== src && !o.bowedOut && o.last > src.prev && o.last <= t) {
+          s.overlaps++;
+          if (s.overlaps === 1) s.overlapFirst = t;
+          s.overlapLast = t;
+          s.overlapPair = [src.ip, o.ip].sort().join(" and ");
+        }
+      }
+    }
+
+    const m = s.master;
+    if (m === src) {
+      const dt = t - src.prev;
+      if (src.prev > -Infinity && dt > 0 && dt < 3 * interval + 0.5) {
+        s.n++;
+        const d = dt - s.mean;
+        s.mean += d / s.n;
+        s.m2 += d * (dt - s.mean);
+      }
+    } else if (m === null) {
+      s.master = src;
+      s.masterSince = t;
+    } else if (m.bowedOut || t - m.last > 1.5 * m.interval(f.protocol) + 0.05) {
+      s.nTransitions++;
+      if (s.transitions.length < 100) s.transitions.push({ time: src.runStart, from: m.ip, to: src.ip });
+      s.master = src;
+      s.masterSince = src.runStart;
+      s.n = 0;
+      s.mean = 0;
+      s.m2 = 0;
+    }
+  }
+
+  /** Re-run auth diagnosis at the end (every announcement now known). */
+  rediagnose(fn: (vhid: number, src: string, header: Buffer) => string | null): void {
+    for (const s of this.carp.values()) {
+      for (const [src, h] of s.badSamples) {
+        const d = fn(s.vhid, src, h);
+        if (d) s.diagnosis = d;
+      }
+    }
+  }
+
+  view(now?: number): SummaryView {
+    const vhids: VhidView[] = [];
+    const keys = new Set<number>([...this.carp.keys(), ...this.vrrp.keys()]);
+    let problems = 0;
+    for (const vhid of [...keys].sort((a, b) => a - b)) {
+      for (const s of [this.carp.get(vhid), this.vrrp.get(vhid)]) {
+        if (!s) continue;
+        const v = this.vhidView(s, now);
+        problems += v.problems.length;
+        vhids.push(v);
+      }
+    }
+    const other: Problem[] = [...this.other];
+    if (this.invalidN) other.push({ code: "invalid", message: `${this.invalidN} invalid protocol-112 packet(s), last: ${this.lastInvalid}` });
+    problems += other.length;
+    return {
+      packets: { ...this.counts },
+      vhids,
+      other_problems: other,
+      problems,
+      first_time: this.firstTime,
+      last_time: this.lastTime,
+    };
+  }
+
+  private vhidView(s: VhidState, now?: number): VhidView {
+    const proto = s.protocol;
+    const sources = [...s.sources.values()];
+    const m = s.master;
+    const problems: Problem[] = [];
+    const clash = proto === "carp" ? this.vrrp.get(s.vhid) : this.carp.get(s.vhid);
+    if (clash) {
+      problems.push({
+        code: "vrrp-clash",
+        message: `vhid ${s.vhid} is also used by ${proto === "carp" ? "a VRRP router (vrid" : "CARP (vhid"} ${s.vhid}); both use MAC 00:00:5e:00:01:${hex2(s.vhid)}`,
+      });
+    }
+    if (s.overlaps >= 3) {
+      problems.push({
+        code: "two-masters",
+        message: `two masters at once: ${s.overlapPair} both kept advertising (${s.overlaps} overlapping adverts, ${fmtSpan(s.overlapFirst, s.overlapLast)})`,
+      });
+    }
+    if (s.ttlCount) {
+      const who = [...s.ttlBad].map(([ip, ttl]) => `${ip} ttl ${ttl}`).join(", ");
+      problems.push({ code: "ttl", message: `${s.ttlCount} advert(s) with TTL/hop limit ≠ 255 (${who}); receivers drop them` });
+    }
+    if (s.replays) {
+      problems.push({
+        code: "replay",
+        message: `${s.replays} advert(s) repeated a recent counter (${[...s.replayFrom].join(", ")}): looped or replayed packets`,
+      });
+    }
+    for (const [ip, mac] of s.macBad) {
+      const exp = expectedMac(proto, s.vhid, ip.includes(":") ? 6 : 4);
+      const ucarp = mac === `00:00:5e:00:00:${hex2(s.vhid)}` ? " (ucarp's 00:00:5e:00:00:vhid)" : "";
+      problems.push({ code: "source-mac", message: `adverts from ${ip} use source MAC ${mac}${ucarp}, expected ${exp}` });
+    }
+    if (s.badSum) problems.push({ code: "checksum", message: `${s.badSum} advert(s) with a bad checksum` });
+    if (s.authBad) {
+      problems.push({ code: "auth", message: `${s.authBad} advert(s) failed HMAC verification${s.diagnosis ? `: ${s.diagnosis}` : ""}` });
+    }
+    // Candidates: every source whose last advert was not a bow-out.
+    const live = sources.filter((x) => !x.bowedOut && x.adverts > 0);
+    const tieKey = (x: Source) => (proto === "carp" ? `${x.advbase}/${x.advskew}/${x.demote}` : `${x.priority}`);
+    const byKey = new Map<string, string[]>();
+    for (const x of live) byKey.set(tieKey(x), [...(byKey.get(tieKey(x)) ?? []), x.ip]);
+    for (const [k, ips] of byKey) {
+      if (ips.length > 1) {
+        const what = proto === "carp" ? `advbase/advskew/demote ${k}` : `priority ${k}`;
+        problems.push({ code: "advskew-tie", message: `${ips.join(" and ")} advertise the same ${what}: the election is a race` });
+      }
+    }
+    let election: VhidView["election"] = null;
+    if (live.length) {
+      if (proto === "carp") {
+        const sem = this.opts.semanticsFor?.(s.vhid) ?? this.opts.semantics ?? "freebsd";
+        const p = predictWinner(
+          sem,
+          live.map((x) => ({ id: x.ip, address: x.ip, advbase: x.advbase, advskew: x.advskew, demote: x.demote })),
+        );
+        let explanation = p.explanation;
+        if (live.length === 1) explanation += " among nodes seen (CARP backups are silent, so only masters show up)";
+        election = { winner: p.winner, ranking: p.ranking, tied: p.tied, explanation: `${sem} rules: ${explanation}` };
+      } else {
+        const sorted = [...live].sort((a, b) => b.priority - a.priority || cmpIp(b.ip, a.ip));
+        const best = sorted[0];
+        const tied = sorted.filter((x) => x.priority === best.priority).map((x) => x.ip);
+        const second = sorted[1];
+        const why = !second
+          ? "the only router seen (VRRP backups are silent)"
+          : second.priority !== best.priority
+            ? `higher priority than ${second.ip} (${second.priority})`
+            : `same priority as ${second.ip}, higher primary address wins`;
+        election = {
+          winner: best.ip,
+          ranking: sorted.map((x) => x.ip),
+          tied: tied.length > 1 ? tied : [],
+          explanation: `VRRP rules: ${best.ip} (priority ${best.priority}): ${why}`,
+        };
+      }
+    }
+    const sd = s.n > 1 ? Math.sqrt(s.m2 / (s.n - 1)) : null;
+    const authTotal = s.authOk + s.authBad + s.authNone;
+    const status =
+      s.authBad && s.authOk ? "mixed" : s.authBad ? "bad" : s.authOk && s.authOk === authTotal ? "ok" : s.authOk ? "mixed" : "unverified";
+    void now;
+    return {
+      vhid: s.vhid,
+      protocol: proto,
+      master: m ? { ip: m.ip, mac: m.mac, since: s.masterSince } : null,
+      backups: sources.filter((x) => x !== m).map((x) => x.ip),
+      sources: sources.map((x) => ({
+        ip: x.ip, mac: x.mac, adverts: x.adverts, first_seen: x.first, last_seen: x.last,
+        advbase: x.advbase, advskew: x.advskew, demote: x.demote, ...(proto === "vrrp" ? { priority: x.priority } : {}),
+      })),
+      advbase: m ? m.advbase : null,
+      advskew: m && proto === "carp" ? m.advskew : null,
+      demote: m && proto === "carp" ? m.demote : null,
+      interval: {
+        expected_s: m ? round6(m.interval(proto)) : null,
+        mean_s: s.n ? round6(s.mean) : null,
+        jitter_s: sd === null ? null : round6(sd),
+        samples: s.n,
+      },
+      transitions: s.nTransitions,
+      transition_log: s.transitions,
+      auth: {
+        status: proto === "vrrp" ? "unverified" : status,
+        ok: s.authOk,
+        bad: s.authBad,
+        unverified: s.authNone,
+        vips: null,
+        vips_source: null,
+        diagnosis: s.diagnosis,
+      },
+      problems,
+      election,
+    };
+  }
+}
+
+function hex2(n: number): string {
+  return n.toString(16).padStart(2, "0");
+}
+
+function round6(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}
+
+function fmtSpan(a: number, b: number): string {
+  return `${new Date(a * 1000).toISOString()} to ${new Date(b * 1000).toISOString()}`;
+}
+
+function cmpIp(a: string, b: string): number {
+  const pa = a.split(/[.:]/).map((x) => parseInt(x || "0", a.includes(":") ? 16 : 10));
+  const pb = b.split(/[.:]/).map((x) => parseInt(x || "0", b.includes(":") ? 16 : 10));
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
+  return 0;
+}

@@ -1,0 +1,121 @@
+// Plain data of the inspector: one decoded packet (a "row", what --json prints per line), the
+// announcements (GARP / unsolicited NA) used to infer VIP sets, and the per-vhid summary.
+import type { CarpReason, PeerSemantics } from "../protocol/types.js";
+
+export type RowKind = "carp" | "vrrp" | "invalid";
+export type AuthVerdict = "ok" | "bad" | "unverified";
+/** The carpstats reasons a row can carry (badvhid is not an error for a passive observer). */
+export type RowError = Exclude<CarpReason, "badvhid">;
+
+/** One protocol-112 packet, decoded and checked. Keys are the --json output keys. */
+export interface Row {
+  time: number; // epoch seconds
+  src: string;
+  dst: string;
+  ttl: number;
+  kind: RowKind;
+  version: number | null;
+  type: number | null;
+  vhid: number | null; // CARP vhid or VRRP vrid
+  advbase: number | null;
+  advskew: number | null;
+  demote: number | null;
+  counter: string | null; // 16 hex digits
+  hmac: string | null; // 40 hex digits
+  checksum: "ok" | "bad" | null;
+  auth: AuthVerdict;
+  error: RowError | null;
+  diagnosis: string | null;
+  src_mac: string | null;
+  dst_mac: string | null;
+  vlan: number[] | null;
+  family: 4 | 6;
+  length: number; // protocol-112 payload bytes captured
+  /** Non-fatal remarks (type ≠ 1, authlen ≠ 7, VRRP problems, invalid detail). */
+  notes: string[];
+  // VRRP only
+  priority?: number;
+  interval_cs?: number;
+  addresses?: string[];
+  auth_type?: number;
+}
+
+/** A gratuitous ARP or unsolicited NA: the address a node just claimed. */
+export interface Announcement {
+  time: number;
+  kind: "garp" | "na";
+  vip: string;
+  mac: string; // the MAC claimed for the address
+  src_mac: string | null;
+  vlan: number[] | null;
+}
+
+/** What the user told us about one vhid (from --pass/--vip/--config). */
+export interface VhidKeys {
+  password?: Buffer; // raw bytes, made into the key by carpKey
+  v4: string[];
+  v6: string[];
+  vipSource: "given" | "config" | "none";
+  semantics: PeerSemantics;
+}
+
+export interface Problem {
+  code:
+    | "two-masters"
+    | "vrrp-clash"
+    | "ttl"
+    | "replay"
+    | "source-mac"
+    | "advskew-tie"
+    | "auth"
+    | "checksum"
+    | "invalid";
+  message: string;
+}
+
+export interface SourceView {
+  ip: string;
+  mac: string | null;
+  adverts: number;
+  first_seen: number;
+  last_seen: number;
+  advbase: number;
+  advskew: number;
+  demote: number;
+  priority?: number;
+}
+
+export interface VhidView {
+  vhid: number;
+  protocol: "carp" | "vrrp";
+  master: { ip: string; mac: string | null; since: number } | null;
+  backups: string[];
+  sources: SourceView[];
+  advbase: number | null;
+  advskew: number | null;
+  demote: number | null;
+  interval: { expected_s: number | null; mean_s: number | null; jitter_s: number | null; samples: number };
+  transitions: number;
+  transition_log: { time: number; from: string; to: string }[];
+  auth: {
+    status: "ok" | "bad" | "unverified" | "mixed";
+    ok: number;
+    bad: number;
+    unverified: number;
+    vips: string[] | null;
+    vips_source: "given" | "config" | "inferred" | null;
+    diagnosis: string | null;
+  };
+  problems: Problem[];
+  election: { winner: string | null; ranking: string[]; tied: string[]; explanation: string } | null;
+}
+
+export interface SummaryView {
+  packets: { total: number; carp: number; vrrp: number; invalid: number; garp: number; na: number; skipped: number };
+  vhids: VhidView[];
+  /** Problems not tied to one vhid (invalid packets). */
+  other_problems: Problem[];
+  problems: number;
+  first_time: number | null;
+  last_time: number | null;
+}
