@@ -57,6 +57,27 @@ bool getTyped(const Napi::Value& v, napi_typedarray_type type, T*& data, size_t&
   return true;
 }
 
+// A typed array whose raw pointer we hold: re-checked after any JS may have run (property getters
+// on `fields` can detach or resize ArrayBuffers), so the packet loop never touches freed memory.
+struct Pin {
+  Napi::Value handle;
+  void* data;
+  size_t len;
+};
+bool pinsIntact(Napi::Env env, const std::vector<Pin>& pins) {
+  for (const auto& p : pins) {
+    napi_typedarray_type t;
+    size_t len = 0;
+    void* data = nullptr;
+    napi_value ab;
+    size_t off = 0;
+    if (napi_get_typedarray_info(env, p.handle, &t, &len, &data, &ab, &off) != napi_ok) return false;
+    if (data == nullptr) len = 0;
+    if (data != p.data || len != p.len) return false;
+  }
+  return true;
+}
+
 bool getCounter(const Napi::Value& v, uint8_t out[8]) {
   if (!v.IsBigInt()) return false;
   bool lossless = false;
@@ -251,7 +272,7 @@ struct Batch {
 };
 
 const char* parseField(Napi::Env env, Napi::Object obj, const char* name, napi_typedarray_type type, size_t count,
-                       void** slot, size_t elsize) {
+                       void** slot, size_t elsize, std::vector<Pin>& pins) {
   Napi::Value v = obj.Get(name);
   if (env.IsExceptionPending()) return "fields: reading a property threw";
   if (v.IsUndefined() || v.IsNull()) return nullptr;
@@ -265,6 +286,7 @@ const char* parseField(Napi::Env env, Napi::Object obj, const char* name, napi_t
     *slot = nullptr;
     return "fields: a field array is shorter than offsets";
   }
+  pins.push_back({v, *slot, len});
   return nullptr;
 }
 
@@ -283,6 +305,8 @@ bool parseBatch(const Napi::CallbackInfo& info, size_t first, Batch& b) {
     return false;
   }
   Napi::Value lv = info[first + 2];
+  size_t lengthsLen = 0;
+  std::vector<Pin> pins;
   if (lv.IsNumber()) {
     double d = lv.As<Napi::Number>().DoubleValue();
     if (!(d >= 0 && d <= 4294967295.0) || d != double(uint32_t(d))) {
@@ -291,12 +315,11 @@ bool parseBatch(const Napi::CallbackInfo& info, size_t first, Batch& b) {
     }
     b.fixedLen = uint32_t(d);
   } else {
-    size_t n = 0;
-    if (!getTyped<uint32_t>(lv, napi_uint32_array, b.lengths, n)) {
+    if (!getTyped<uint32_t>(lv, napi_uint32_array, b.lengths, lengthsLen)) {
       throwType(env, "lengths must be a Uint32Array or an integer");
       return false;
     }
-    if (n < b.count) {
+    if (lengthsLen < b.count) {
       throwRange(env, "lengths is shorter than offsets");
       return false;
     }
@@ -334,21 +357,18 @@ bool parseBatch(const Napi::CallbackInfo& info, size_t first, Batch& b) {
         {"counterLo", napi_uint32_array, reinterpret_cast<void**>(&b.f.counterLo), 4},
     };
     for (auto& s : specs) {
-      if (const char* err = parseField(env, o, s.name, s.type, b.count, s.slot, s.size)) {
+      if (const char* err = parseField(env, o, s.name, s.type, b.count, s.slot, s.size, pins)) {
         if (!env.IsExceptionPending()) throwType(env, err);
         return false;
       }
     }
   }
-  // Property getters on `fields` could have run JS that detached/replaced nothing we hold a raw
-  // pointer to except through ArrayBuffer detachment; re-read the main arrays to be safe.
-  Bytes again;
-  getU8(info[first], again);
-  uint32_t* offs = nullptr;
-  size_t n = 0;
-  getTyped<uint32_t>(info[first + 1], napi_uint32_array, offs, n);
-  if (again.data != b.buf.data || again.len != b.buf.len || offs != b.offsets || n != b.count) {
-    throwType(env, "buffers changed while reading fields");
+  pins.push_back({info[first], b.buf.data, b.buf.len});
+  pins.push_back({info[first + 1], b.offsets, b.count});
+  if (b.lengths != nullptr) pins.push_back({lv, b.lengths, lengthsLen});
+  pins.push_back({info[first + 3], b.verdicts, vn});
+  if (!pinsIntact(env, pins)) {
+    throwType(env, "a typed array was detached or replaced while reading fields");
     return false;
   }
   return true;

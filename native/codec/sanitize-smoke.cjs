@@ -36,6 +36,12 @@ for (const impl of a.sha1Impls()) {
     try { a.verifyBatch(t, buf, offs, lens, v, { vhid: new Uint8Array(k % 70) }); } catch (e) {}
     a.sha1(junk);
   }
+  // fields getters that detach arrays already taken must be caught before the packet loop.
+  for (let k = 0; k < 4; k++) {
+    const arrs = [new Uint8Array(buf), offs.slice(), new Uint8Array(n), new Uint8Array(n)];
+    const fields = { version: arrs[3], get vhid() { structuredClone(arrs[k].buffer, { transfer: [arrs[k].buffer] }); return undefined; } };
+    try { a.verifyBatch(t, arrs[0], arrs[1], 36, arrs[2], fields); throw new Error("detach not noticed"); } catch (e) { if (!(e instanceof TypeError)) throw e; }
+  }
   t.delete(1); t.clear();
 }
 console.log("impls", a.sha1Impls().join(","), "ok-count", checks);

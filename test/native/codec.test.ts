@@ -253,6 +253,25 @@ describe.skipIf(!native)("native codec: known answers", () => {
     throwsTypeOrRange(() => a.hmacPrefix(1, new Uint8Array(4), new Uint8Array(0), 3 as never));
     throwsTypeOrRange(() => a.setSha1Impl("md5" as never));
     expect(ks.verify(0n, new Uint8Array(19))).toBe(false);
+    // Getters on `fields` that detach arrays already taken (ours or earlier fields) are caught.
+    const detach = (x: ArrayBufferView) => structuredClone(x.buffer, { transfer: [x.buffer as ArrayBuffer] });
+    for (const victim of ["buf", "offsets", "verdicts", "version"] as const) {
+      const arrays = { buf: new Uint8Array(72), offsets: new Uint32Array([0, 36]), verdicts: new Uint8Array(2), version: new Uint8Array(2) };
+      const fields = {
+        version: arrays.version,
+        get vhid() {
+          detach(arrays[victim]);
+          return undefined;
+        },
+      };
+      try {
+        a.verifyBatch(t, arrays.buf, arrays.offsets, 36, arrays.verdicts, fields);
+        throw new Error(`detaching ${victim} was not noticed`);
+      } catch (e) {
+        expect(e, String(e)).toBeInstanceOf(TypeError);
+      }
+      expect(arrays[victim].length).toBe(0);
+    }
     // Packet-level problems are verdicts: offsets past the end, lengths past the end, short packets.
     const verdicts = new Uint8Array(4).fill(99);
     a.verifyBatch(t, Buffer.alloc(40), new Uint32Array([40, 0xffffffff, 5, 0]), new Uint32Array([36, 36, 36, 35]), verdicts);
