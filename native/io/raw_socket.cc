@@ -44,7 +44,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
     });
   }
 
-  // new RawSocket(ifname, family, group, ttl, tos)   tos < 0 leaves the kernel default.
+  // new RawSocket(ifname, family, group, ttl, tos, rcvbuf?)   tos < 0 / rcvbuf 0: kernel defaults.
   explicit RawSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RawSocket>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 5 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsString() ||
@@ -57,6 +57,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
     std::string group = info[2].As<Napi::String>().Utf8Value();
     int ttl = info[3].As<Napi::Number>().Int32Value();
     int tos = info[4].As<Napi::Number>().Int32Value();
+    int rcvbuf = info.Length() > 5 && info[5].IsNumber() ? info[5].As<Napi::Number>().Int32Value() : 0;
     if (family_ != 4 && family_ != 6) {
       Napi::TypeError::New(env, "family must be 4 or 6").ThrowAsJavaScriptException();
       return;
@@ -81,7 +82,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
       return;
     }
     const char* step = "socket";
-    int err = Open(ttl, tos, &step);
+    int err = Open(ttl, tos, rcvbuf, &step);
     if (err != 0) {
       CloseFd();
       MakeErrnoError(env, err, step, ifname_).ThrowAsJavaScriptException();
@@ -103,13 +104,18 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
  private:
   int Set(int level, int opt, int val) { return setsockopt(fd_, level, opt, &val, sizeof val) == 0 ? 0 : errno; }
 
-  int Open(int ttl, int tos, const char** step) {
+  int Open(int ttl, int tos, int rcvbuf, const char** step) {
     int af = family_ == 4 ? AF_INET : AF_INET6;
     fd_ = socket(af, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, kProto);
     if (fd_ < 0) { *step = "socket"; return errno; }
     *step = "SO_BINDTODEVICE";
     if (setsockopt(fd_, SOL_SOCKET, SO_BINDTODEVICE, ifname_.c_str(), ifname_.size() + 1) != 0) return errno;
     int err;
+    if (rcvbuf > 0) {
+      // Root may exceed net.core.rmem_max (FORCE); otherwise the kernel caps the request.
+      *step = "SO_RCVBUF";
+      if (Set(SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf) != 0 && (err = Set(SOL_SOCKET, SO_RCVBUF, rcvbuf))) return err;
+    }
     *step = "SO_TIMESTAMPNS";
     if ((err = Set(SOL_SOCKET, SO_TIMESTAMPNS, 1))) return err;
     if (family_ == 4) {

@@ -21,6 +21,8 @@ export interface CarpSocketOptions {
   ttl?: number;
   /** IPv4 TOS byte / IPv6 traffic class; kernel default (0) when omitted. */
   tos?: number;
+  /** Socket receive buffer in bytes (SO_RCVBUFFORCE as root), to ride out floods; kernel default when omitted. */
+  receiveBuffer?: number;
 }
 
 export interface ReceivedPacket {
@@ -68,7 +70,14 @@ interface NativeRawSocket {
 
 export interface CarpIoAddon {
   pcapVersion: string;
-  RawSocket: new (ifname: string, family: number, group: string, ttl: number, tos: number) => NativeRawSocket;
+  RawSocket: new (
+    ifname: string,
+    family: number,
+    group: string,
+    ttl: number,
+    tos: number,
+    rcvbuf: number,
+  ) => NativeRawSocket;
   Capture: new (
     ifname: string,
     filter: string,
@@ -139,7 +148,9 @@ export class CarpSocket extends EventEmitter<CarpSocketEvents> {
     this.family = opts.family;
     this.group = opts.group ?? (opts.family === 4 ? CARP_GROUP_V4 : CARP_GROUP_V6);
     const addon = ioAddon();
-    const native = new addon.RawSocket(opts.interface, opts.family, this.group, ttl, tos);
+    const rcvbuf = opts.receiveBuffer ?? 0;
+    if (!Number.isInteger(rcvbuf) || rcvbuf < 0 || rcvbuf > 0x7fffffff) throw new RangeError(`receiveBuffer must be a byte count, got ${rcvbuf}`);
+    const native = new addon.RawSocket(opts.interface, opts.family, this.group, ttl, tos, rcvbuf);
     // The callback lives on the native object, not in a native persistent reference. While open and
     // ref'd the native side holds itself (like node's own handles); once unref'd, an unreachable
     // socket is finalized by the GC, which closes the fd and the poll handle.
