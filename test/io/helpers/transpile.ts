@@ -33,7 +33,8 @@ export function transpileSrc(): { root: string; cleanup: () => void } {
     writeFileSync(out, js);
   }
   writeFileSync(join(root, "package.json"), '{"type":"module"}\n');
-  symlinkSync(join(repoRoot, "build"), join(root, "build"));
+  // CARP_IO_TEST_BUILD points children at another build dir (e.g. an ASan build of carp_io).
+  symlinkSync(process.env.CARP_IO_TEST_BUILD ?? join(repoRoot, "build"), join(root, "build"));
   symlinkSync(join(repoRoot, "node_modules"), join(root, "node_modules"));
   return { root, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }
