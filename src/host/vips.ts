@@ -55,6 +55,46 @@ export function runIp(args: string[], o: IpOptions, context: string): Promise<Ho
   });
 }
 
+/**
+ * Runs several `ip` commands in one process (`ip -force -batch -`): one fork for all VIPs of a vhid at
+ * takeover. Resolves with one result per command (errors classified like runIp). Never rejects.
+ */
+export function runIpBatch(cmds: string[][], o: IpOptions, context: string): Promise<Array<HostResult<null>>> {
+  const args = [...(o.netns ? ["-n", o.netns] : []), "-force", "-batch", "-"];
+  return new Promise((resolve) => {
+    const child = execFile(o.ipPath ?? "ip", args, { maxBuffer: 16 << 20 }, (err, _stdout, stderr) => {
+      const e = err as NodeJS.ErrnoException | null;
+      if (e && e.code === "ENOENT") {
+        const r = { ok: false as const, code: "ENOENT" as const, error: `${context}: ${o.ipPath ?? "ip"} not found (install iproute2)` };
+        return resolve(cmds.map(() => r));
+      }
+      // stderr: the error text of command N, then "Command failed -:N".
+      const failed = new Map<number, string>();
+      let buf: string[] = [];
+      for (const line of String(stderr).split("\n")) {
+        const m = /^Command failed -:(\d+)/.exec(line);
+        if (m) {
+          failed.set(Number(m[1]), buf.join("\n"));
+          buf = [];
+        } else if (line.trim()) buf.push(line);
+      }
+      if (e && failed.size === 0) {
+        // Failed before running anything (e.g. missing netns): every command failed the same way.
+        const c = classifyIpError(String(stderr), context);
+        return resolve(cmds.map(() => ({ ok: false as const, ...c })));
+      }
+      resolve(
+        cmds.map((cmd, i) => {
+          const text = failed.get(i + 1);
+          if (text === undefined) return { ok: true as const, value: null };
+          return { ok: false as const, ...classifyIpError(text, `${context}: ${cmd.join(" ")}`) };
+        }),
+      );
+    });
+    child.stdin?.end(cmds.map((c) => c.join(" ")).join("\n") + "\n");
+  });
+}
+
 /** The label we give IPv4 VIPs, or undefined if no label fits in 15 characters. */
 export function vipLabel(ifname: string, vhid: number): string | undefined {
   for (const l of [`${ifname}:carp${vhid}`, `${ifname}:c${vhid}`]) if (l.length <= IFNAMSIZ_MAX) return l;
@@ -167,6 +207,55 @@ export class VipManager {
         }
       }
       return { ok: true, value: added };
+    });
+  }
+
+  /**
+   * Adds every VIP of a vhid with a single `ip -batch` (the takeover path). Per-address results, same
+   * meaning as add(): value true = we added it, false = it was already there.
+   */
+  addAll(ifname: string, vhid: number, vips: VipAddress[]): Promise<Array<HostResult<boolean>>> {
+    return this.serial(async () => {
+      const label = vipLabel(ifname, vhid);
+      const cmds = vips.map((v) => {
+        const c = ["addr", "add", `${v.address}/${v.prefix}`, "dev", ifname];
+        if (v.family === 4) {
+          if (label) c.push("label", label);
+        } else c.push("nodad");
+        return c;
+      });
+      const rs = await runIpBatch(cmds, this.o, `add VIPs to ${ifname}`);
+      const out: Array<HostResult<boolean>> = rs.map((r) => (r.ok ? { ok: true, value: true } : r.code === "EEXIST" ? { ok: true, value: false } : r));
+      const added = vips.filter((_, i) => out[i].ok && (out[i] as { value: boolean }).value);
+      if (added.length > 0) {
+        const state = await this.readState();
+        for (const v of added) {
+          const entry: OwnedVip = { ifname, vhid, address: v.address, prefix: v.prefix, family: v.family };
+          if (!state.some((x) => sameVip(x, entry))) state.push(entry);
+        }
+        try {
+          await this.writeState(state);
+        } catch (e) {
+          const err = { ok: false as const, code: "EIO" as const, error: `record VIPs in ${this.stateFile}: ${(e as Error).message}` };
+          return out.map((r, i) => (added.includes(vips[i]) ? err : r));
+        }
+      }
+      return out;
+    });
+  }
+
+  /** Removes every VIP given with a single `ip -batch`; absent ones are success (value false). */
+  removeAll(ifname: string, vips: Array<Pick<VipAddress, "address" | "prefix">>): Promise<Array<HostResult<boolean>>> {
+    return this.serial(async () => {
+      const cmds = vips.map((v) => ["addr", "del", `${v.address}/${v.prefix}`, "dev", ifname]);
+      const rs = await runIpBatch(cmds, this.o, `remove VIPs from ${ifname}`);
+      const out: Array<HostResult<boolean>> = rs.map((r) =>
+        r.ok ? { ok: true, value: true } : r.code === "EADDRNOTAVAIL" ? { ok: true, value: false } : r,
+      );
+      const state = await this.readState();
+      const left = state.filter((s) => !vips.some((v, i) => out[i].ok && sameVip(s, { ifname, ...v })));
+      if (left.length !== state.length) await this.writeState(left).catch(() => undefined);
+      return out;
     });
   }
 

@@ -88,6 +88,38 @@ describe("VipManager in a namespace", () => {
     expect(JSON.parse(readFileSync(join(dir, "s1.json"), "utf8")).vips).toEqual([]);
   });
 
+  it("addAll/removeAll use one ip -batch with per-address results", async () => {
+    const m = new VipManager({ netns: ns.name, stateFile: join(dir, "s7.json") });
+    const a = parseAddress("198.51.100.70/24", "t");
+    const b = parseAddress("198.51.100.71/24", "t");
+    const c = parseAddress("2001:db8::70/64", "t");
+    ns.ip("addr", "add", "198.51.100.71/24", "dev", "va"); // already there (not ours)
+    const r = await m.addAll("va", 8, [a, b, c]);
+    expect(r).toEqual([
+      { ok: true, value: true },
+      { ok: true, value: false },
+      { ok: true, value: true },
+    ]);
+    const info = addrJson();
+    expect(info.find((x) => x.local === "198.51.100.70")?.label).toBe("va:carp8");
+    expect(info.find((x) => x.local === "2001:db8::70")?.tentative).toBeFalsy();
+    expect((await m.addAll("va", 8, [a, c])).every((x) => x.ok && x.value === false)).toBe(true);
+    const st = JSON.parse(readFileSync(join(dir, "s7.json"), "utf8")).vips.map((v: { address: string }) => v.address).sort();
+    expect(st).toEqual(["198.51.100.70", "2001:db8::70"]); // the pre-existing address is not recorded as ours
+    // (Deleting .71 first would take .70 with it: a primary's removal removes its secondaries.)
+    expect(await m.removeAll("va", [a, parseAddress("198.51.100.72/24", "t"), c])).toEqual([
+      { ok: true, value: true },
+      { ok: true, value: false },
+      { ok: true, value: true },
+    ]);
+    expect(JSON.parse(readFileSync(join(dir, "s7.json"), "utf8")).vips).toEqual([]);
+    ns.ip("addr", "del", "198.51.100.71/24", "dev", "va");
+    const bad = await m.addAll("nosuch0", 8, [a, c]);
+    expect(bad.map((x) => !x.ok && x.code)).toEqual(["ENODEV", "ENODEV"]);
+    const nons = await new VipManager({ netns: `${ns.name}zz`, stateFile: join(dir, "s8.json") }).addAll("va", 8, [a]);
+    expect(nons[0].ok).toBe(false);
+  });
+
   it("reports an unknown interface and a missing namespace as errors with a reason", async () => {
     const m = new VipManager({ netns: ns.name, stateFile: join(dir, "s2.json") });
     const r = await m.add("nosuch0", 1, v4);
@@ -113,6 +145,8 @@ describe("VipManager in a namespace", () => {
       expect(r.code).toBe("EPERM");
       expect(r.error).toMatch(/needs root or CAP_NET_ADMIN/);
     }
+    const all = await m.addAll("lo", 1, [parseAddress("198.51.100.77/32", "t"), parseAddress("2001:db8::77/128", "t")]);
+    expect(all.map((x) => !x.ok && x.code)).toEqual(["EPERM", "EPERM"]);
   });
 
   it("removes stale VIPs of ours at startup and leaves foreign addresses alone", async () => {
