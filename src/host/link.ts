@@ -64,6 +64,8 @@ export class LinkWatcher extends EventEmitter {
   private child: ChildProcess | null = null;
   private poll: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** Events before the initial query are folded into it (no "change" for the initial state). */
+  private ready = false;
 
   constructor(
     readonly ifname: string,
@@ -73,7 +75,7 @@ export class LinkWatcher extends EventEmitter {
   }
 
   private update(s: LinkStatus): void {
-    if (this.o.ignoreIfState) return;
+    if (this.o.ignoreIfState || !this.ready) return;
     const changed = s.up !== this.status.up;
     this.status = s;
     if (changed) this.emit("change", s);
@@ -82,6 +84,7 @@ export class LinkWatcher extends EventEmitter {
   /** Starts watching; resolves with the initial state (no "change" event for it). */
   async start(settleMs = 150): Promise<LinkStatus> {
     this.stopped = false;
+    this.ready = false;
     if (this.o.ignoreIfState) {
       this.status = { up: true, reason: "ignoreifstate", flags: [] };
       return this.status;
@@ -90,6 +93,7 @@ export class LinkWatcher extends EventEmitter {
     this.startMonitor();
     await new Promise((r) => setTimeout(r, settleMs));
     this.status = await queryLink(this.ifname, this.o);
+    this.ready = true;
     return this.status;
   }
 

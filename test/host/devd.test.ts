@@ -97,6 +97,50 @@ describe("parsing", () => {
   });
 });
 
+describe("real-world rule shapes", () => {
+  it("carp(4)-style and pfSense-style CARP rules, and a stock devd.conf excerpt, parse and match", () => {
+    const c = parse(`
+options {
+        directory "/etc/devd";
+        directory "/usr/local/etc/devd";
+        pid-file "/var/run/devd.pid";
+        set scsi-controller-regex
+                "(aac|adv|ahc|ahd|mpt|mps)\\
+                [0-9]+";
+};
+attach 100 {
+        device-name "$scsi-controller-regex";
+        action "camcontrol rescan all";
+};
+notify 0 {
+        match "system"          "IFNET";
+        match "type"            "LINK_UP";
+        media-type              "ethernet";
+        action "service dhclient quietstart $subsystem";
+};
+notify 100 {
+        match "system"          "CARP";
+        match "subsystem"       "[0-9]+@[0-9a-z.]+";
+        match "type"            "(MASTER|BACKUP)";
+        action "/root/carpcontrol.sh $subsystem $type";
+};
+notify 200 {
+        match "system" "CARP";
+        match "subsystem" "[0-9]+@[0-9a-z_]+";
+        match "type" "MASTER";
+        action "/usr/local/sbin/pfSctl -c 'interface carpmaster $subsystem'";
+};
+`);
+    expect(c.rules.map((r) => `${r.kind}:${r.priority}`)).toEqual(["notify:200", "attach:100", "notify:100", "notify:0"]);
+    expect(c.notes.some((n) => /media-type ethernet not supported/.test(n))).toBe(true);
+    expect(actionsFor(c, carpEvent(5, "em0", "MASTER"))).toEqual(["/usr/local/sbin/pfSctl -c 'interface carpmaster 5@em0'"]);
+    expect(actionsFor(c, carpEvent(5, "em0.100", "BACKUP"))).toEqual(["/root/carpcontrol.sh 5@em0.100 BACKUP"]);
+    expect(actionsFor(c, carpEvent(5, "em0", "INIT"))).toEqual([]);
+    // media-type cannot be evaluated here: that block never fires.
+    expect(actionsFor(c, { system: "IFNET", subsystem: "em0", type: "LINK_UP" })).toEqual([]);
+  });
+});
+
 describe("matching like devd", () => {
   it("anchors regexes, ignores case, supports ! and POSIX classes", () => {
     expect(devdRegex("carp0").test("carp0")).toBe(true);

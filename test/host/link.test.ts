@@ -1,6 +1,9 @@
 // Real link events inside a private namespace: veth va <-> vb; setting va or its peer down must produce
 // down events ("interface down" / "no carrier") and up again; ignoreIfState suppresses them.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { LinkWatcher, linkStatusFrom, parseLinkMonitorLine, queryLink, type LinkStatus } from "../../src/host/link.js";
 import { createNs, waitFor, type TestNs } from "./netns-helper.js";
 
@@ -70,5 +73,34 @@ describe("LinkWatcher in a namespace", () => {
     expect(seen).toEqual([]);
     expect(w.status.up).toBe(true);
     w.stop();
+  });
+});
+
+describe("LinkWatcher fallback", () => {
+  it("polls when `ip monitor` is unavailable, and still sees down/up", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "carp-link-"));
+    const wrapper = join(dir, "ip-nomonitor");
+    // A real ip, except that `monitor` fails at once (as on a system where netlink monitoring is denied).
+    writeFileSync(wrapper, `#!/bin/sh\nfor a in "$@"; do [ "$a" = monitor ] && { echo "monitor denied" >&2; exit 1; }; done\nexec ip "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    const w = new LinkWatcher("va", { netns: ns.name, ipPath: wrapper, pollMs: 100 });
+    const errors: string[] = [];
+    const seen: LinkStatus[] = [];
+    w.on("error", (e: string) => errors.push(e));
+    w.on("change", (s: LinkStatus) => seen.push(s));
+    try {
+      expect((await w.start()).up).toBe(true);
+      expect(await waitFor(() => errors.length > 0)).toBe(true);
+      expect(errors[0]).toMatch(/monitor denied; polling instead/);
+      ns.ip("link", "set", "va", "down");
+      expect(await waitFor(() => seen.length >= 1)).toBe(true);
+      expect(seen[0]).toMatchObject({ up: false, reason: "interface down" });
+      ns.ip("link", "set", "va", "up");
+      expect(await waitFor(() => seen.length >= 2)).toBe(true);
+      expect(seen[1].up).toBe(true);
+    } finally {
+      w.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
