@@ -4,7 +4,6 @@
 // object per packet. Every other frame (VLAN, IPv6, VRRP, ARP, odd IP headers) goes to the generic
 // per-packet path, in order, after the pending batch is flushed.
 import { closeSync, openSync, readSync } from "node:fs";
-import { createReadStream } from "node:fs";
 import {
   CarpKeyTable,
   decodeBatch,
@@ -21,6 +20,7 @@ import { newFacts, type Analyzer } from "./analyzer.js";
 import type { Keyring } from "./keys.js";
 
 const BATCH = 4096;
+const BUF = 8 << 20;
 const DLT_EN10MB = 1;
 
 /** Classic pcap header facts, or null when the file is something else (pcapng, garbage, empty). */
@@ -95,7 +95,10 @@ export async function bulkRead(
     if (s === undefined) ipCache.set(k, (s = `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`));
     return s;
   };
+  const vmacs: string[] = [];
+  for (let v = 0; v < 256; v++) vmacs.push(`00:00:5e:00:01:${v.toString(16).padStart(2, "0")}`);
   const macText = (b: Buffer, o: number): string => {
+    if (b[o] === 0 && b[o + 1] === 0 && b[o + 2] === 0x5e && b[o + 3] === 0 && b[o + 4] === 1) return vmacs[b[o + 5]];
     const k = b.readUInt16BE(o) * 0x100000000 + b.readUInt32BE(o + 2);
     let s = macCache.get(k);
     if (s === undefined) {
@@ -151,23 +154,32 @@ export async function bulkRead(
     n = 0;
   };
 
-  let pending: Buffer = Buffer.alloc(0);
+  // Synchronous reads into one reused buffer: no per-chunk allocation, no thread-pool round trips.
+  // A record cut by the end of the buffer is moved to the front before the next read.
+  let buf = Buffer.allocUnsafe(BUF);
+  let have = 0; // valid bytes in buf
+  let o = 24;
   let first = true;
+  let eof = false;
   let error: CaptureError | undefined;
-  const stream = createReadStream(path, { highWaterMark: 4 << 20 });
+  let fd = -1;
   try {
-    outer: for await (const chunk of stream) {
-      let buf = pending.length ? Buffer.concat([pending, chunk as Buffer]) : (chunk as Buffer);
-      let o = 0;
+    fd = openSync(path, "r");
+    outer: while (!eof) {
+      if (o > 0 && !first) {
+        buf.copyWithin(0, o, have);
+        have -= o;
+        o = 0;
+      }
+      if (have === buf.length) buf = Buffer.concat([buf, Buffer.allocUnsafe(buf.length)]); // a record larger than the buffer
+      const got = readSync(fd, buf, have, buf.length - have, null);
+      if (got === 0) eof = true;
+      have += got;
       if (first) {
-        if (buf.length < 24) {
-          pending = buf;
-          continue;
-        }
-        o = 24;
+        if (have < 24) continue;
         first = false;
       }
-      const end = buf.length;
+      const end = have;
       while (o + 16 <= end) {
         const sec = le ? buf.readUInt32LE(o) : buf.readUInt32BE(o);
         const frac = le ? buf.readUInt32LE(o + 4) : buf.readUInt32BE(o + 4);
@@ -203,7 +215,7 @@ export async function bulkRead(
         }
         if (!fast) {
           flush(buf);
-          if (slow(t, linktype, buf.subarray(d, d + incl))) counted++;
+          if (slow(t, linktype, Buffer.from(buf.subarray(d, d + incl)))) counted++;
         }
         o = d + incl;
         if (stop(t, counted)) {
@@ -213,15 +225,14 @@ export async function bulkRead(
         }
       }
       flush(buf);
-      pending = Buffer.from(buf.subarray(o));
-      buf = pending;
     }
   } catch (e) {
     error = { error: "io", detail: `${(e as Error).message}; ${packets} packet(s) read`, packetsRead: packets };
   } finally {
-    stream.destroy();
+    if (fd >= 0) closeSync(fd);
   }
-  if (!error && !stopped && (first || pending.length > 0)) {
+  const pendingBytes = have - o;
+  if (!error && !stopped && (first || pendingBytes > 0)) {
     error = first
       ? { error: "truncated", detail: "file ends inside the pcap header; 0 packet(s) read", packetsRead: 0 }
       : { error: "truncated", detail: `file ends inside a record; ${packets} packet(s) read`, packetsRead: packets };

@@ -1,7 +1,7 @@
 // Helpers for the inspector tests: run the BUILT CLI as a child process (building it first when the
 // sources are newer), and write small generated captures.
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { encodeCarp } from "../../src/protocol/carp.js";
@@ -23,9 +23,28 @@ function newest(dir: string): number {
 /** Builds dist/ when our sources are newer than the built CLI (tsc emits even if other files have errors). */
 export function ensureBuilt(): void {
   const built = join(repoRoot, "dist/cli/inspect.js");
-  const src = Math.max(newest(join(repoRoot, "src/inspect")), newest(join(repoRoot, "src/cli")));
-  if (existsSync(built) && statSync(built).mtimeMs >= src && existsSync(join(repoRoot, "dist/cli/send.js"))) return;
-  spawnSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: repoRoot, encoding: "utf8" });
+  const fresh = () => {
+    const src = Math.max(newest(join(repoRoot, "src/inspect")), newest(join(repoRoot, "src/cli")));
+    return existsSync(built) && statSync(built).mtimeMs >= src && existsSync(join(repoRoot, "dist/cli/send.js"));
+  };
+  if (fresh()) return;
+  // Test files run in parallel: one builds, the others wait for it (a directory is an atomic lock).
+  const lock = join(tmpdir(), "carp-inspect-build.lock");
+  const end = Date.now() + 180_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      if (Date.now() > end) throw new Error(`build lock ${lock} held too long`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
+  try {
+    if (!fresh()) spawnSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: repoRoot, encoding: "utf8" });
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
   if (!existsSync(built)) throw new Error("could not build dist/cli/inspect.js");
 }
 
