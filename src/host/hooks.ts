@@ -28,6 +28,8 @@ export interface HookTransition {
   reason: string;
   /** First transition since start (for ucarp's --neutral). Defaults to "first one this runner saw". */
   initial?: boolean;
+  /** Extra CARP_* context for the scripts (e.g. CARP_MASTER_SRC); cannot override the standard ones. */
+  env?: Record<string, string>;
 }
 
 export interface HookInvocation {
@@ -73,6 +75,7 @@ export function scriptFor(cfg: HookConfig, t: HookTransition, initial: boolean):
 export function hookInvocations(cfg: HookConfig, t: HookTransition, file: string): HookInvocation[] {
   const vips = cfg.addresses.map((a) => `${a.address}/${a.prefix}`).join(" ");
   const base: Record<string, string> = {
+    ...(t.env ?? {}),
     CARP_VHID: String(cfg.vhid),
     CARP_STATE: t.to,
     CARP_PREV_STATE: t.from,

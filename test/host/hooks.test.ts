@@ -50,6 +50,8 @@ describe("which script runs", () => {
       ["eth0", "10.1.1.252", "extra"],
       ["eth0", "2001:db8::7", "extra"],
     ]);
+    const withEnv = hookInvocations(c, { ...t, env: { CARP_MASTER_SRC: "192.0.2.9", CARP_VHID: "evil" } }, "/up");
+    expect(withEnv[0].env).toMatchObject({ CARP_MASTER_SRC: "192.0.2.9", CARP_VHID: "42", CARP_VIP: "10.1.1.252" });
     const all = hookInvocations({ ...c, hookMode: "all" }, t, "/up");
     expect(all.length).toBe(1);
     expect(all[0].args).toEqual(["eth0", "10.1.1.252 2001:db8::7"]);
