@@ -1,0 +1,208 @@
+// Live: two Debian ucarp processes elect on a bridge while `carp inspect --interface` watches from a
+// third namespace; then `carp send` drives a ucarp node (step-down on a better advert, takeover on a
+// bow-out, a bad-auth advert ignored). Real namespaces, real ucarp, the built CLI.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cliMain, ensureBuilt, jsonLines, tmpDir } from "./helpers.js";
+
+const UCARP = "/usr/sbin/ucarp";
+const canRun = process.getuid?.() === 0 && existsSync(UCARP);
+
+// Unique short names: ≤ 15 characters for interfaces.
+const tag = `${(process.pid % 1000).toString(36)}${Math.floor(Math.random() * 46656).toString(36)}`;
+const ns = { br: `iBr${tag}`, a: `iA${tag}`, b: `iB${tag}`, c: `iC${tag}` };
+const bridge = `br${tag}`;
+const ifOf = (n: "a" | "b" | "c") => `v${n}${tag}`;
+const peerOf = (n: "a" | "b" | "c") => `p${n}${tag}`;
+const addr = { a: "198.51.100.1", b: "198.51.100.2", c: "198.51.100.3" };
+const VIP = "198.51.100.100";
+const work = tmpDir("carp-inspect-live-");
+const children: ChildProcess[] = [];
+
+function sh(args: string[]): string {
+  const r = spawnSync(args[0], args.slice(1), { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`${args.join(" ")}: ${r.stderr || r.stdout}`);
+  return r.stdout;
+}
+
+function start(args: string[]): ChildProcess & { out: () => string; err: () => string } {
+  const c = spawn(args[0], args.slice(1), { stdio: ["ignore", "pipe", "pipe"] }) as ChildProcess & { out: () => string; err: () => string };
+  let out = "", err = "";
+  c.stdout?.on("data", (d) => (out += d));
+  c.stderr?.on("data", (d) => (err += d));
+  c.out = () => out;
+  c.err = () => err;
+  children.push(c);
+  return c;
+}
+
+function exited(c: ChildProcess, ms: number): Promise<number | null> {
+  if (c.exitCode !== null) return Promise.resolve(c.exitCode);
+  return new Promise((r) => {
+    const t = setTimeout(() => r(null), ms);
+    c.once("exit", (code) => {
+      clearTimeout(t);
+      r(code);
+    });
+  });
+}
+
+async function stop(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return;
+  c.kill("SIGTERM");
+  if ((await exited(c, 2000)) === null && c.exitCode === null) c.kill("SIGKILL");
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(cond: () => boolean, ms: number): Promise<number | null> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    if (cond()) return Date.now() - t0;
+    await sleep(50);
+  }
+  return cond() ? Date.now() - t0 : null;
+}
+
+/** A ucarp node; its up/down scripts append to marker files. */
+function ucarp(node: "a" | "b", o: { vhid?: number; skew: number; vip?: string; name: string; deadratio?: number }) {
+  const up = join(work, `${o.name}.up`);
+  const down = join(work, `${o.name}.down`);
+  for (const [script, marker] of [[`${up}.sh`, up], [`${down}.sh`, down]]) {
+    writeFileSync(script, `#!/bin/sh\necho "$@" >> ${marker}\n`);
+    chmodSync(script, 0o755);
+  }
+  const args = [
+    "ip", "netns", "exec", ns[node], UCARP, "-i", ifOf(node), "-s", addr[node], "-v", String(o.vhid ?? 7), "-p", "livepw",
+    "-a", o.vip ?? VIP, "-b", "1", "-k", String(o.skew), "-P", "-n", "-f", "none", "-u", `${up}.sh`, "-d", `${down}.sh`,
+  ];
+  if (o.deadratio) args.push("-r", String(o.deadratio));
+  const proc = start(args);
+  return { proc, isUp: () => existsSync(up), isDown: () => existsSync(down), reset: () => [up, down].forEach((f) => rmSync(f, { force: true })) };
+}
+
+function inspect(args: string[]) {
+  return start(["ip", "netns", "exec", ns.c, process.execPath, cliMain, "inspect", "--interface", ifOf("c"), ...args]);
+}
+
+function send(args: string[]) {
+  return spawnSync("ip", ["netns", "exec", ns.c, process.execPath, cliMain, "send", "--interface", ifOf("c"), ...args], { encoding: "utf8" });
+}
+
+describe.skipIf(!canRun)("live: ucarp nodes on a bridge, inspector and sender in a third namespace", () => {
+  beforeAll(() => {
+    ensureBuilt();
+    for (const n of Object.values(ns)) sh(["ip", "netns", "add", n]);
+    sh(["ip", "-n", ns.br, "link", "add", bridge, "type", "bridge"]);
+    sh(["ip", "-n", ns.br, "link", "set", bridge, "up"]);
+    for (const n of ["a", "b", "c"] as const) {
+      sh(["ip", "link", "add", ifOf(n), "netns", ns[n], "type", "veth", "peer", "name", peerOf(n), "netns", ns.br]);
+      sh(["ip", "-n", ns.br, "link", "set", peerOf(n), "master", bridge]);
+      sh(["ip", "-n", ns.br, "link", "set", peerOf(n), "up"]);
+      sh(["ip", "-n", ns[n], "addr", "add", `${addr[n]}/24`, "dev", ifOf(n)]);
+      sh(["ip", "-n", ns[n], "link", "set", ifOf(n), "up"]);
+      sh(["ip", "-n", ns[n], "link", "set", "lo", "up"]);
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const c of children) await stop(c);
+    for (const n of Object.values(ns)) spawnSync("ip", ["netns", "del", n]);
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  async function stopAll(): Promise<void> {
+    for (const c of children.splice(0)) await stop(c);
+  }
+
+  it("the summary names the master after a preemption, and why it wins", async () => {
+    const ins = inspect(["--summary", "--json", "--duration", "9", "--pass", "livepw", "--vip", `7=${VIP}`]);
+    await sleep(700);
+    const b = ucarp("b", { skew: 100, name: "e1b", deadratio: 1 }); // alone first: becomes master
+    expect(await waitFor(b.isUp, 6000)).not.toBeNull();
+    const a = ucarp("a", { skew: 10, name: "e1a", deadratio: 1 }); // better skew + preempt: takes over
+    expect(await waitFor(a.isUp, 6000)).not.toBeNull();
+    expect(await exited(ins, 15_000)).toBe(0);
+    const s = JSON.parse(ins.out());
+    const v = s.vhids.find((x: any) => x.vhid === 7 && x.protocol === "carp");
+    expect(v.master.ip).toBe(addr.a);
+    expect(v.backups).toContain(addr.b);
+    expect(v.transitions).toBeGreaterThanOrEqual(1);
+    expect(v.transition_log.at(-1)).toMatchObject({ from: addr.b, to: addr.a });
+    expect(v).toMatchObject({ advbase: 1, advskew: 10 });
+    expect(v.auth.status).toBe("ok");
+    expect(v.election.winner).toBe(addr.a);
+    expect(v.election.explanation).toMatch(/more frequent advertisements than 198\.51\.100\.2 \(advbase 1 advskew 100\)/);
+    expect(v.interval.mean_s).toBeGreaterThan(1.0);
+    expect(v.interval.mean_s).toBeLessThan(1.2);
+    // ucarp sources its adverts from 00:00:5e:00:00:vhid, which the inspector points out.
+    expect(v.problems.map((p: any) => p.code)).toContain("source-mac");
+    // The GARP ucarp sends on becoming master was seen.
+    expect(s.packets.garp).toBeGreaterThanOrEqual(1);
+    await stopAll();
+  }, 40_000);
+
+  it("a node hashing a different VIP: the HMAC failure is diagnosed as a VIP-set mismatch, and both act as master", async () => {
+    const ins = inspect(["--json", "--duration", "6", "--pass", "livepw", "--vip", `7=${VIP}`]);
+    const insNoKeys = inspect(["--summary", "--json", "--duration", "6"]);
+    await sleep(700);
+    ucarp("a", { skew: 10, name: "e2a", deadratio: 1 });
+    ucarp("b", { skew: 100, name: "e2b", deadratio: 1, vip: "198.51.100.101" });
+    expect(await exited(ins, 15_000)).toBe(0);
+    expect(await exited(insNoKeys, 15_000)).toBe(0);
+    const rows = jsonLines(ins.out()).filter((r) => r.kind === "carp");
+    const fromA = rows.filter((r) => r.src === addr.a);
+    const fromB = rows.filter((r) => r.src === addr.b);
+    expect(fromA.length).toBeGreaterThan(1);
+    expect(fromB.length).toBeGreaterThan(1);
+    for (const r of fromA) expect(r.auth).toBe("ok");
+    for (const r of fromB) {
+      expect(r).toMatchObject({ auth: "bad", error: "badauth" });
+      expect(r.diagnosis).toMatch(/password is right but the VIP set differs: the sender hashes 198\.51\.100\.101, you gave 198\.51\.100\.100/);
+    }
+    // Without keys both are tracked, and they advertise at the same time.
+    const v = JSON.parse(insNoKeys.out()).vhids.find((x: any) => x.vhid === 7);
+    expect(v.problems.map((p: any) => p.code)).toContain("two-masters");
+    await stopAll();
+  }, 40_000);
+
+  it("carp send: a better advert makes a ucarp master step down; a bad-auth advert is ignored", async () => {
+    const u = ucarp("a", { skew: 100, name: "e3", deadratio: 1 });
+    expect(await waitFor(u.isUp, 6000)).not.toBeNull();
+    const common = ["--vhid", "7", "--pass", "livepw", "--vip", VIP, "--advskew", "0", "--count", "4", "--interval", "0.3"];
+    const bad = send([...common, "--bad-auth", "--json"]);
+    expect(bad.status, bad.stderr).toBe(0);
+    const sent = jsonLines(bad.stdout);
+    expect(sent).toHaveLength(4);
+    expect(sent[0]).toMatchObject({ kind: "carp", vhid: 7, advskew: 0, src: addr.c, ttl: 255, src_mac: "00:00:5e:00:01:07", auth: "bad" });
+    expect(await waitFor(u.isDown, 2500)).toBeNull(); // still master
+    const good = send(common);
+    expect(good.status, good.stderr).toBe(0);
+    expect(await waitFor(u.isDown, 3000)).not.toBeNull();
+    expect(readFileSync(join(work, "e3.down"), "utf8").trim()).toBe(`${ifOf("a")} ${VIP}`);
+    await stopAll();
+  }, 30_000);
+
+  it("carp send --bow-out: a ucarp backup takes over at once instead of waiting for master-down", async () => {
+    // Our emulated master keeps ucarp (advskew 100, deadratio 3: master-down ≈ 3.4 s) in BACKUP.
+    const master = start([
+      "ip", "netns", "exec", ns.c, process.execPath, cliMain, "send", "--interface", ifOf("c"), "--vhid", "7", "--pass", "livepw",
+      "--vip", VIP, "--advskew", "0", "--count", "0", "--interval", "0.5", "--quiet",
+    ]);
+    await sleep(800);
+    const u = ucarp("a", { skew: 100, name: "e4" });
+    await sleep(4500);
+    expect(u.isUp()).toBe(false); // it stayed backup behind our adverts
+    await stop(master);
+    const t0 = Date.now();
+    const bow = send(["--vhid", "7", "--pass", "livepw", "--vip", VIP, "--bow-out", "--json"]);
+    expect(bow.status, bow.stderr).toBe(0);
+    expect(jsonLines(bow.stdout)[0]).toMatchObject({ advbase: 255, advskew: 255 });
+    const took = await waitFor(u.isUp, 5000);
+    expect(took).not.toBeNull();
+    expect(Date.now() - t0).toBeLessThan(2000); // well before the 3.4 s master-down timer
+    await stopAll();
+  }, 30_000);
+});
