@@ -1,6 +1,7 @@
 // libpcap live capture, injection and pcap file writing over the carp_io addon. Batches of captured
 // frames arrive as "packets" events; parsing them (link layer, IP, CARP) is src/protocol's job.
 import { EventEmitter } from "node:events";
+import { endianness } from "node:os";
 
 import { ioAddon } from "./rawsock.js";
 
@@ -62,15 +63,26 @@ const META = 24; // bytes per metadata record, see native/io/capture.cc
 
 export function unpackFrames(data: Buffer, meta: Buffer, count: number, linktype: number): CapturedFrame[] {
   const out: CapturedFrame[] = new Array(count);
+  // Host-order records; typed-array views when 8-aligned (the addon's allocations are).
+  const aligned = meta.byteOffset % 8 === 0;
+  const u32 = aligned ? new Uint32Array(meta.buffer, meta.byteOffset, (count * META) / 4) : null;
+  const f64 = aligned ? new Float64Array(meta.buffer, meta.byteOffset, (count * META) / 8) : null;
+  const le = endianness() === "LE";
   for (let i = 0; i < count; i++) {
     const r = i * META;
-    const off = meta.readUInt32LE(r);
-    out[i] = {
-      time: meta.readDoubleLE(r + 16),
-      linktype,
-      data: data.subarray(off, off + meta.readUInt32LE(r + 4)),
-      origLen: meta.readUInt32LE(r + 8),
-    };
+    let off: number, caplen: number, origLen: number, time: number;
+    if (u32 && f64) {
+      off = u32[r / 4];
+      caplen = u32[r / 4 + 1];
+      origLen = u32[r / 4 + 2];
+      time = f64[r / 8 + 2];
+    } else {
+      off = le ? meta.readUInt32LE(r) : meta.readUInt32BE(r);
+      caplen = le ? meta.readUInt32LE(r + 4) : meta.readUInt32BE(r + 4);
+      origLen = le ? meta.readUInt32LE(r + 8) : meta.readUInt32BE(r + 8);
+      time = le ? meta.readDoubleLE(r + 16) : meta.readDoubleBE(r + 16);
+    }
+    out[i] = { time, linktype, data: data.subarray(off, off + caplen), origLen };
   }
   return out;
 }

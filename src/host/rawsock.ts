@@ -3,7 +3,7 @@
 // arrive in batches ("packets" event) with the IP payload (the CARP/VRRP bytes) and the metadata the
 // receive checks need (TTL, destination, interface). No protocol logic here.
 import { EventEmitter } from "node:events";
-import { constants as osConstants } from "node:os";
+import { constants as osConstants, endianness } from "node:os";
 
 import { addonError, loadAddon } from "../addon.js";
 import { formatIpv4, formatIpv6 } from "../protocol/addr.js";
@@ -102,27 +102,62 @@ export function ioAddon(): CarpIoAddon {
 }
 
 const META = 64; // bytes per metadata record, see native/io/raw_socket.cc
+const osEndianness = endianness();
 
 /** Turns one native batch into packet objects; data slices share the batch buffer. */
 export function unpackBatch(data: Buffer, meta: Buffer, count: number): ReceivedPacket[] {
   const out: ReceivedPacket[] = new Array(count);
+  // Records are written in host byte order; typed-array views read them so (and fast) when the
+  // buffer is 8-aligned, which the addon's allocations are.
+  const aligned = meta.byteOffset % 8 === 0;
+  const u32 = aligned ? new Uint32Array(meta.buffer, meta.byteOffset, (count * META) / 4) : null;
+  const i32 = aligned ? new Int32Array(meta.buffer, meta.byteOffset, (count * META) / 4) : null;
+  const f64 = aligned ? new Float64Array(meta.buffer, meta.byteOffset, (count * META) / 8) : null;
+  // A flood comes from few peers: reuse the previous record's address strings when the bytes repeat.
+  let srcText = "";
+  let dstText = "";
   for (let i = 0; i < count; i++) {
     const r = i * META;
-    const off = meta.readUInt32LE(r);
-    const len = meta.readUInt32LE(r + 4);
     const family = meta[r + 24] === 6 ? 6 : 4;
+    let off: number, len: number, ttl: number, ifindex: number, time: number;
+    if (u32 && i32 && f64) {
+      const w = r / 4;
+      off = u32[w];
+      len = u32[w + 1];
+      ttl = i32[w + 2];
+      ifindex = u32[w + 3];
+      time = f64[r / 8 + 2];
+    } else {
+      const le = osEndianness === "LE";
+      off = le ? meta.readUInt32LE(r) : meta.readUInt32BE(r);
+      len = le ? meta.readUInt32LE(r + 4) : meta.readUInt32BE(r + 4);
+      ttl = le ? meta.readInt32LE(r + 8) : meta.readInt32BE(r + 8);
+      ifindex = le ? meta.readUInt32LE(r + 12) : meta.readUInt32BE(r + 12);
+      time = le ? meta.readDoubleLE(r + 16) : meta.readDoubleBE(r + 16);
+    }
+    if (i === 0 || !u32 || !sameWords(u32, (r + 32) / 4, (r + 32 - META) / 4)) {
+      srcText = family === 4 ? formatIpv4(meta, r + 32) : formatIpv6(meta, r + 32);
+    }
+    if (i === 0 || !u32 || !sameWords(u32, (r + 48) / 4, (r + 48 - META) / 4)) {
+      dstText = family === 4 ? formatIpv4(meta, r + 48) : formatIpv6(meta, r + 48);
+    }
     out[i] = {
       data: data.subarray(off, off + len),
-      src: family === 4 ? formatIpv4(meta, r + 32) : formatIpv6(meta, r + 32),
-      dst: family === 4 ? formatIpv4(meta, r + 48) : formatIpv6(meta, r + 48),
-      ttl: meta.readInt32LE(r + 8),
-      ifindex: meta.readUInt32LE(r + 12),
-      time: meta.readDoubleLE(r + 16),
+      src: srcText,
+      dst: dstText,
+      ttl,
+      ifindex,
+      time,
       family,
       truncated: (meta[r + 25] & 1) !== 0,
     };
   }
   return out;
+}
+
+/** The 16 address bytes at word a equal those at word b (IPv4 addresses are zero-padded). */
+function sameWords(w: Uint32Array, a: number, b: number): boolean {
+  return w[a] === w[b] && w[a + 1] === w[b + 1] && w[a + 2] === w[b + 2] && w[a + 3] === w[b + 3];
 }
 
 export interface CarpSocketEvents {
