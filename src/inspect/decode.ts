@@ -96,6 +96,12 @@ export function decodeFrame(time: number, linktype: number, data: Buffer): Decod
   if (ip.proto !== IPPROTO_CARP) return { skip: `IP protocol ${ip.proto}` };
   const r = baseRow(time, f, ip);
   const payload = ip.payload;
+  // The common case straight through: a whole, unfragmented version-2 payload of 36+ bytes is CARP
+  // (exactly what classifyProto112 decides; we do not need its VRRP-lookalike decoding).
+  if (!ip.fragment && payload.length >= CARP_HEADER_LEN && payload[0] >> 4 === 2) {
+    const h = decodeCarp(payload);
+    if (!("error" in h)) return { row: carpRow(r, h, payload, ip), payload };
+  }
   const c = classifyProto112(ip);
   if (c.kind === "carp") return { row: carpRow(r, c.header, payload, ip), payload };
   if (c.kind === "vrrp") {

@@ -43,9 +43,24 @@ export function announcementLine(a: Announcement, vhid: number | null): string {
   return `${fmtTime(a.time)} ${what} ${a.vip} is-at ${a.mac}${vhid !== null ? ` (vhid ${vhid})` : ""}`;
 }
 
-/** One JSON line; the row keys are the documented --json keys. */
+const q = (s: string | null): string => (s === null ? "null" : JSON.stringify(s));
+
+/**
+ * One JSON line; the row keys are the documented --json keys. CARP rows are written by hand (same
+ * keys and order as JSON.stringify would give, several times faster); other rows use JSON.stringify.
+ */
 export function rowJson(r: Row): string {
-  return JSON.stringify(r);
+  if (r.kind !== "carp" || r.priority !== undefined) return JSON.stringify(r);
+  // Addresses, MACs and hex fields never need escaping; free text goes through JSON.stringify.
+  return (
+    `{"time":${r.time},"src":"${r.src}","dst":"${r.dst}","ttl":${r.ttl},"kind":"carp","version":${r.version},` +
+    `"type":${r.type},"vhid":${r.vhid},"advbase":${r.advbase},"advskew":${r.advskew},"demote":${r.demote},` +
+    `"counter":"${r.counter}","hmac":"${r.hmac}","checksum":"${r.checksum}","auth":"${r.auth}",` +
+    `"error":${r.error === null ? "null" : `"${r.error}"`},"diagnosis":${q(r.diagnosis)},` +
+    `"src_mac":${r.src_mac === null ? "null" : `"${r.src_mac}"`},"dst_mac":${r.dst_mac === null ? "null" : `"${r.dst_mac}"`},` +
+    `"vlan":${r.vlan === null ? "null" : `[${r.vlan.join(",")}]`},"family":${r.family},"length":${r.length},` +
+    `"notes":${r.notes.length ? JSON.stringify(r.notes) : "[]"}}`
+  );
 }
 
 export function announcementJson(a: Announcement, vhid: number | null): string {
