@@ -383,7 +383,7 @@ async function live(
     cap.on("packets", (batch) => {
       for (const fr of batch) {
         if (done) return;
-        handle(fr.time / 1000, fr.linktype, fr.data);
+        handle(Math.round(fr.time * 1000) / 1e6, fr.linktype, fr.data); // ms → s, µs resolution
         if (count !== undefined && proto112() >= count) return stop();
       }
       if (!refresh) out.flush();

@@ -1,7 +1,7 @@
 // Generated captures through the built CLI: the HMAC mismatch explainer (wrong password vs a
 // different VIP set, ucarp's single-VIP form, OpenBSD's no-link-local form, inference from GARP/NA)
 // and the per-vhid summary (master, transitions, interval, problems, election).
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildGratuitousArp } from "../../src/protocol/arp.js";
 import { encodeVrrpV2 } from "../../src/protocol/vrrp.js";
@@ -87,6 +87,41 @@ describe("HMAC mismatch explainer", () => {
     expect(carp[0].diagnosis).toBe("VIP set inferred from GARP/NA: 198.51.100.70, 2001:db8::70");
     const s = JSON.parse(carpCli(["inspect", "--read", f, "--summary", "--json", "--pass", "s3cret"]).stdout);
     expect(s.vhids[0].auth).toMatchObject({ status: "ok", vips_source: "inferred", vips: ["198.51.100.70", "2001:db8::70"] });
+  });
+});
+
+describe("keys from --config and --passfile", () => {
+  const file = writePcap(dir, "keys.pcap", [
+    ...series({ vhid: 3, src: "198.51.100.1", pass: "cfg-pw", v4: ["198.51.100.30"], v6: ["2001:db8::30"] }, T0, 2),
+    ...series({ vhid: 4, src: "198.51.100.1", pass: "other", v4: ["198.51.100.40"] }, T0 + 0.5, 2),
+  ]);
+
+  it("the daemon's YAML config gives passwords, addresses and semantics", () => {
+    const cfg = `${dir}/carp.yaml`;
+    writeFileSync(
+      cfg,
+      [
+        "vhids:",
+        '  - { interface: eth0, vhid: 3, password: "cfg-pw", addresses: ["198.51.100.30/24", "2001:db8::30/64"] }',
+        '  - { interface: eth0, vhid: 4, password: "nope", addresses: ["198.51.100.40/24"] }',
+      ].join("\n"),
+    );
+    const rows = jsonLines(carpCli(["inspect", "--read", file, "--json", "--config", cfg]).stdout);
+    expect(rows.map((r) => [r.vhid, r.auth])).toEqual([[3, "ok"], [3, "ok"], [4, "bad"], [4, "bad"]]);
+    const s = JSON.parse(carpCli(["inspect", "--read", file, "--summary", "--json", "--config", cfg]).stdout);
+    expect(s.vhids[0].auth).toMatchObject({ vips_source: "config", vips: ["198.51.100.30", "2001:db8::30"] });
+    const bad = carpCli(["inspect", "--read", file, "--config", `${dir}/missing.yaml`]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^carp: --config: cannot read/);
+  });
+
+  it("--passfile holds one --pass value per line; --vip overrides the config's addresses", () => {
+    const pf = `${dir}/pass.txt`;
+    writeFileSync(pf, "3=cfg-pw\n4=other\n");
+    const rows = jsonLines(
+      carpCli(["inspect", "--read", file, "--json", "--passfile", pf, "--vip", "3=198.51.100.30", "--vip", "3=2001:db8::30", "--vip", "4=198.51.100.40"]).stdout,
+    );
+    expect(rows.map((r) => r.auth)).toEqual(["ok", "ok", "ok", "ok"]);
   });
 });
 
