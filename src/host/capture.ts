@@ -8,12 +8,15 @@ import { ioAddon } from "./rawsock.js";
 /** Default capture filter: CARP and VRRP (IP protocol 112) over IPv4 and IPv6. */
 export const DEFAULT_CAPTURE_FILTER = "ip proto 112 or ip6 proto 112";
 
+export const DEFAULT_SNAPLEN = 9216;
+export const DEFAULT_BUFFER_SIZE = 8 * 1024 * 1024;
+
 export interface CaptureOptions {
   /** Interface name, or "any" (then frames are Linux cooked, linktype SLL/SLL2; inject is not possible). */
   interface: string;
   /** BPF filter expression; default DEFAULT_CAPTURE_FILTER, "" captures everything. */
   filter?: string;
-  /** Bytes kept per frame, default 262144. */
+  /** Bytes kept per frame, default 9216 (a jumbo frame; CARP/VRRP adverts are < 100 bytes). */
   snaplen?: number;
   /** Promiscuous mode, default false. */
   promisc?: boolean;
@@ -26,7 +29,11 @@ export interface CaptureOptions {
    * bytes still carry the tag); `vlan: N` is the way to select one VLAN.
    */
   vlan?: number | boolean;
-  /** Kernel capture buffer size in bytes (libpcap default when omitted). */
+  /**
+   * Kernel capture ring in bytes, default 8 MiB. In immediate mode the ring has fixed slots of about
+   * snaplen bytes, so it holds bufferSize / snaplen frames: a burst larger than that is dropped
+   * (counted in stats().dropped). With libpcap's 2 MB default and a 64 KB snaplen that is 32 frames.
+   */
   bufferSize?: number;
 }
 
@@ -112,7 +119,7 @@ export class LiveCapture extends EventEmitter<CaptureEvents> {
     super();
     this.interface = opts.interface;
     this.filter = captureFilter(opts.filter ?? DEFAULT_CAPTURE_FILTER, opts.vlan);
-    const snaplen = opts.snaplen ?? 262144;
+    const snaplen = opts.snaplen ?? DEFAULT_SNAPLEN;
     if (!Number.isInteger(snaplen) || snaplen < 1) throw new RangeError(`snaplen must be a positive integer, got ${snaplen}`);
     const addon = ioAddon();
     const native = new addon.Capture(
@@ -121,7 +128,7 @@ export class LiveCapture extends EventEmitter<CaptureEvents> {
       snaplen,
       opts.promisc ?? false,
       opts.immediate ?? true,
-      opts.bufferSize ?? 0,
+      opts.bufferSize ?? DEFAULT_BUFFER_SIZE,
     ) as NativeCapture;
     // Callbacks live on the native object so an unreachable, unref'd capture can be garbage collected.
     native.onpackets = (data, meta, count, linktype) => {

@@ -133,6 +133,17 @@ describe("live capture", () => {
     await A.ok("close", { handle: tx.handle });
   });
 
+  it("a burst of 500 adverts is captured whole with the default ring", async () => {
+    const cap = await B.ok<{ handle: number }>("capture", { options: { interface: "eth0" } });
+    const inj = await A.ok<{ handle: number }>("capture", { options: { interface: "eth0" } });
+    const body = advert(14, 5n);
+    const frame = buildEthernet(CARP_MAC_V4, "00:00:5e:00:01:0e", ETHERTYPE_IPV4, buildIpv4({ src: topo.a4, dst: CARP_GROUP_V4, proto: 112, payload: body }));
+    await A.ok("inject", { handle: inj.handle, frame: frame.toString("hex"), repeat: 500 });
+    await B.until(() => frames(B, cap.handle).length >= 500, 5000);
+    expect(await B.ok("stats", { handle: cap.handle })).toMatchObject({ received: 500, dropped: 0 });
+    for (const [ag, h] of [[B, cap.handle], [A, inj.handle]] as const) await ag.ok("close", { handle: h });
+  });
+
   it("writes a pcap file that tcpdump reads", async () => {
     const path = join(tmp, "adverts.pcap");
     const cap = await B.ok<{ handle: number }>("capture", { options: { interface: "eth0" } });

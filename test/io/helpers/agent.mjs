@@ -42,7 +42,10 @@ const ops = {
     return { handle: h, linktype: c.linktype, filter: c.filter };
   },
   inject(a) {
-    return handles.get(a.handle).inject(Buffer.from(a.frame, "hex"));
+    const frame = Buffer.from(a.frame, "hex");
+    let n = 0;
+    for (let i = 0; i < (a.repeat ?? 1); i++) n = handles.get(a.handle).inject(frame);
+    return n;
   },
   dumpTo(a) {
     handles.get(a.handle).dumpTo(a.path);
