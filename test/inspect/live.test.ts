@@ -168,6 +168,37 @@ describe.skipIf(!canRun)("live: ucarp nodes on a bridge, inspector and sender in
     await stopAll();
   }, 40_000);
 
+  it("carp send crafts exactly the requested fields (TTL, MACs, demote, counter, bad sum, unicast, IPv6)", async () => {
+    // The inspector listens in namespace b (via its own interface) while c sends.
+    const watch = start(["ip", "netns", "exec", ns.b, process.execPath, cliMain, "inspect", "--interface", ifOf("b"), "--json", "--duration", "4", "--pass", "7=pw7", "--vip", "7=198.51.100.70"]);
+    await sleep(800);
+    const base = ["--vhid", "7", "--pass", "pw7", "--vip", "198.51.100.70", "-q"];
+    for (const extra of [
+      ["--advbase", "2", "--advskew", "33", "--demote", "4", "--counter", "0x0102030405060708", "--ttl", "7", "--src-mac", "02:00:00:00:00:01"],
+      ["--bad-sum", "--counter", "9"],
+      ["--dst", addr.b, "--counter", "10"],
+      ["-6", "--counter", "11"],
+    ]) {
+      const r = send([...base, ...extra]);
+      expect(r.status, r.stderr).toBe(0);
+    }
+    expect(await exited(watch, 10_000)).toBe(0);
+    const rows = jsonLines(watch.out()).filter((r) => r.kind === "carp");
+    expect(rows).toHaveLength(4);
+    expect(rows[0]).toMatchObject({
+      vhid: 7, advbase: 2, advskew: 33, demote: 4, counter: "0102030405060708", ttl: 7, error: "badttl", auth: "ok",
+      src: addr.c, dst: "224.0.0.18", src_mac: "02:00:00:00:00:01", dst_mac: "01:00:5e:00:00:12", checksum: "ok",
+    });
+    expect(rows[1]).toMatchObject({ counter: "0000000000000009", checksum: "bad", error: "badsum" });
+    expect(rows[2]).toMatchObject({ counter: "000000000000000a", dst: addr.b, auth: "ok", error: null, src_mac: "00:00:5e:00:01:07" });
+    expect(rows[3]).toMatchObject({ counter: "000000000000000b", family: 6, dst: "ff02::12", dst_mac: "33:33:00:00:00:12", ttl: 255, auth: "ok" });
+    expect(rows[3].src).toMatch(/^fe80::/);
+    // Usage errors are one line and exit 2.
+    const bad = send(["--vhid", "300"]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+  }, 30_000);
+
   it("carp send: a better advert makes a ucarp master step down; a bad-auth advert is ignored", async () => {
     const u = ucarp("a", { skew: 100, name: "e3", deadratio: 1 });
     expect(await waitFor(u.isUp, 6000)).not.toBeNull();
