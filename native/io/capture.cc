@@ -133,8 +133,10 @@ class Capture : public Napi::ObjectWrap<Capture> {
 
   static void OnReadable(uv_poll_t* h, int status, int /*events*/) {
     auto* self = static_cast<Capture*>(h->data);
-    if (!self || status < 0) return;
-    self->Drain();
+    if (!self) return;
+    // On POLLERR (e.g. the interface was deleted) libuv stops the handle and reports an error;
+    // Drain then gets libpcap's reason from pcap_dispatch and reports it.
+    self->Drain(status < 0);
   }
 
   static void OnPacket(u_char* user, const pcap_pkthdr* hdr, const u_char* bytes) {
@@ -153,7 +155,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
     self->count_++;
   }
 
-  void Drain() {
+  void Drain(bool pollError = false) {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     Napi::Object obj = Value();
@@ -168,15 +170,20 @@ class Capture : public Napi::ObjectWrap<Capture> {
         Napi::Buffer<uint8_t> meta = Napi::Buffer<uint8_t>::Copy(env, meta_.data(), count_ * kMeta);
         CallJs(env, obj, "onpackets", {data, meta, Napi::Number::New(env, count_), Napi::Number::New(env, linktype_)});
       }
-      if (r < 0 && p_) {
+      if ((r < 0 || (pollError && r == 0)) && p_) {
         // Interface gone or similar: report once and stop polling; the capture stays closable.
-        std::string msg = "capture on " + ifname_ + " failed: " + pcap_geterr(p_);
+        std::string why = r < 0 ? pcap_geterr(p_) : "poll error";
+        std::string msg = "capture on " + ifname_ + " failed: " + why;
         Poller::Stop(poller_);
         HoldSelf(false);
         CallJs(env, obj, "onerror", {Napi::Error::New(env, msg).Value()});
         return;
       }
-      if (r < kBatch) return;
+      if (r < kBatch && !pollError) return;
+    }
+    if (pollError && poller_) {
+      // Still frames queued after a POLLERR wakeup; libuv stopped the handle, so resume it.
+      uv_poll_start(&poller_->handle, UV_READABLE, OnReadable);
     }
   }
 

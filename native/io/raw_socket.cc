@@ -198,7 +198,14 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
   static void OnReadable(uv_poll_t* h, int status, int /*events*/) {
     auto* self = static_cast<RawSocket*>(h->data);
     if (!self) return;
-    if (status < 0) return;  // transient poll error; the next wakeup retries
+    if (status < 0) {
+      // POLLERR: libuv has stopped the handle. Clear the socket error, count it, keep listening.
+      int err = 0;
+      socklen_t len = sizeof err;
+      getsockopt(self->fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+      self->recvErrors_++;
+      if (self->poller_) uv_poll_start(&self->poller_->handle, UV_READABLE, OnReadable);
+    }
     self->Drain();
   }
 

@@ -163,6 +163,15 @@ describe("live capture", () => {
 });
 
 describe("capture errors", () => {
+  it("the interface disappearing mid-capture is an error event, and close still works", async () => {
+    const cap = await B.ok<{ handle: number }>("capture", { options: { interface: "other1" } });
+    execFileSync("ip", ["-n", topo.nsB, "link", "del", "other0"]); // takes its peer other1 with it
+    await B.until(() => (B.errors.get(cap.handle) ?? []).length > 0, 5000);
+    expect(B.errors.get(cap.handle)![0].message).toContain("other1");
+    await B.ok("close", { handle: cap.handle });
+    await B.ok("close", { handle: cap.handle });
+  });
+
   it("unknown interface → ENODEV naming it", async () => {
     const r = await B.call("capture", { options: { interface: "nope1" } });
     expect(r.ok).toBe(false);

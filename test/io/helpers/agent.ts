@@ -35,6 +35,7 @@ type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false
 export class Agent {
   readonly packets = new Map<number, WirePacket[]>();
   readonly frames = new Map<number, WireFrame[]>();
+  readonly errors = new Map<number, AgentError[]>();
   readonly stderr: string[] = [];
   #child: ChildProcessWithoutNullStreams;
   #pending = new Map<number, (r: Reply) => void>();
@@ -52,6 +53,7 @@ export class Agent {
       if (msg.ready) resolveReady();
       else if (msg.event === "packets") this.#push(this.packets, msg.handle, msg.batch);
       else if (msg.event === "frames") this.#push(this.frames, msg.handle, msg.batch);
+      else if (msg.event === "error") this.#push(this.errors, msg.handle, [msg.error]);
       else if (msg.id !== undefined) this.#pending.get(msg.id)?.(msg as Reply);
     });
   }
