@@ -1,0 +1,97 @@
+// The batch layouts shared with the addon (native/io/raw_socket.cc, capture.cc), decoded without it.
+import { endianness } from "node:os";
+import { describe, expect, it } from "vitest";
+
+import { unpackBatch } from "../../src/host/rawsock.js";
+import { unpackFrames } from "../../src/host/capture.js";
+
+const le = endianness() === "LE";
+const u32 = (b: Buffer, v: number, at: number): void => void (le ? b.writeUInt32LE(v, at) : b.writeUInt32BE(v, at));
+const i32 = (b: Buffer, v: number, at: number): void => void (le ? b.writeInt32LE(v, at) : b.writeInt32BE(v, at));
+const f64 = (b: Buffer, v: number, at: number): void => void (le ? b.writeDoubleLE(v, at) : b.writeDoubleBE(v, at));
+
+interface Rec {
+  off: number;
+  len: number;
+  ttl: number;
+  ifindex: number;
+  time: number;
+  family: 4 | 6;
+  trunc?: boolean;
+  src: number[];
+  dst: number[];
+}
+
+function packetMeta(recs: Rec[], shift = 0): Buffer {
+  const backing = Buffer.alloc(recs.length * 64 + shift);
+  const m = backing.subarray(shift);
+  recs.forEach((r, i) => {
+    const o = i * 64;
+    u32(m, r.off, o);
+    u32(m, r.len, o + 4);
+    i32(m, r.ttl, o + 8);
+    u32(m, r.ifindex, o + 12);
+    f64(m, r.time, o + 16);
+    m[o + 24] = r.family;
+    m[o + 25] = r.trunc ? 1 : 0;
+    m.set(r.src, o + 32);
+    m.set(r.dst, o + 48);
+  });
+  return m;
+}
+
+describe("unpackBatch", () => {
+  const data = Buffer.from("aabbccddeeff0011", "hex");
+  const v4 = (a: number, b: number, c: number, d: number): number[] => [a, b, c, d];
+  const recs: Rec[] = [
+    { off: 0, len: 3, ttl: 255, ifindex: 2, time: 1700000000123.5, family: 4, src: v4(198, 51, 100, 1), dst: v4(224, 0, 0, 18) },
+    { off: 3, len: 2, ttl: 64, ifindex: 2, time: 1700000000124.25, family: 4, src: v4(198, 51, 100, 1), dst: v4(224, 0, 0, 18) },
+    { off: 5, len: 3, ttl: -1, ifindex: 3, time: 1, family: 4, trunc: true, src: v4(203, 0, 113, 9), dst: v4(198, 51, 100, 2) },
+  ];
+  const want = [
+    { data: "aabbcc", src: "198.51.100.1", dst: "224.0.0.18", ttl: 255, ifindex: 2, time: 1700000000123.5, family: 4, truncated: false },
+    { data: "ddee", src: "198.51.100.1", dst: "224.0.0.18", ttl: 64, ifindex: 2, time: 1700000000124.25, family: 4, truncated: false },
+    { data: "ff0011", src: "203.0.113.9", dst: "198.51.100.2", ttl: -1, ifindex: 3, time: 1, family: 4, truncated: true },
+  ];
+  const hexed = (m: Buffer): unknown[] => unpackBatch(data, m, recs.length).map((p) => ({ ...p, data: p.data.toString("hex") }));
+
+  it("decodes aligned records, noticing address changes between records", () => {
+    expect(hexed(packetMeta(recs))).toEqual(want);
+  });
+
+  it("decodes unaligned records the same way (fallback path)", () => {
+    const m = packetMeta(recs, 3);
+    expect(m.byteOffset % 8).not.toBe(0);
+    expect(hexed(m)).toEqual(want);
+  });
+
+  it("formats IPv6 addresses canonically", () => {
+    const src = [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    const dst = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12];
+    const [p] = unpackBatch(data, packetMeta([{ off: 0, len: 8, ttl: 255, ifindex: 4, time: 5, family: 6, src, dst }]), 1);
+    expect(p).toMatchObject({ src: "fe80::1", dst: "ff02::12", family: 6, ttl: 255 });
+    expect(p.data.equals(data)).toBe(true);
+  });
+});
+
+describe("unpackFrames", () => {
+  it("decodes offsets, lengths and times, aligned or not", () => {
+    const data = Buffer.from("0102030405", "hex");
+    for (const shift of [0, 4]) {
+      const m = Buffer.alloc(48 + shift).subarray(shift);
+      u32(m, 0, 0);
+      u32(m, 2, 4);
+      u32(m, 60, 8);
+      f64(m, 1234.5, 16);
+      u32(m, 2, 24);
+      u32(m, 3, 28);
+      u32(m, 3, 32);
+      f64(m, 1235.25, 40);
+      const got = unpackFrames(data, m, 2, 1).map((f) => ({ ...f, data: f.data.toString("hex") }));
+      expect(got).toEqual([
+        { time: 1234.5, linktype: 1, data: "0102", origLen: 60 },
+        { time: 1235.25, linktype: 1, data: "030405", origLen: 3 },
+      ]);
+    }
+  });
+});
