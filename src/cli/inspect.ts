@@ -12,7 +12,7 @@ import { bulkRead, pcapHeaderInfo } from "../inspect/bulk.js";
 import { decodeFrame } from "../inspect/decode.js";
 import { Keyring } from "../inspect/keys.js";
 import { announcementJson, announcementLine, rowJson, rowLine, summaryJson, summaryTable } from "../inspect/render.js";
-import type { Announcement, SummaryView, VhidKeys } from "../inspect/types.js";
+import type { Announcement, Row, SummaryView, VhidKeys } from "../inspect/types.js";
 import { RuntimeError, UsageError } from "./errors.js";
 
 export const summary = "decode and verify CARP/VRRP adverts (live or pcap): per-packet lines, JSON, or a per-vhid summary";
@@ -256,7 +256,8 @@ export async function run(argv: string[]): Promise<number> {
 
   let captureError: CaptureError | undefined;
   if (v.read !== undefined) {
-    captureError = await readSource(v.read, v.write, keyring, analyzer, handle, summaryMode, count, duration, () => proto112);
+    const emit = summaryMode ? undefined : (r: Row) => out.line(json ? rowJson(r) : rowLine(r));
+    captureError = await readSource(v.read, v.write, keyring, analyzer, handle, emit, count, duration, () => proto112);
   } else {
     await live(v.interface!, v.filter, v.write, handle, analyzer, summaryMode && !json, count, duration, () => proto112, finish, out);
   }
@@ -277,7 +278,7 @@ async function readSource(
   keyring: Keyring,
   analyzer: Analyzer,
   handle: (t: number, lt: number, d: Buffer) => boolean,
-  summaryMode: boolean,
+  emit: ((r: Row) => void) | undefined,
   count: number | undefined,
   duration: number | undefined,
   proto112: () => number,
@@ -305,9 +306,9 @@ async function readSource(
     if (first === null) first = t;
     return (count !== undefined && n >= count) || (duration !== undefined && t - first >= duration);
   };
-  // Bulk path: classic pcap, summary only, nothing to write.
-  if (path !== "-" && summaryMode && write === undefined && pcapHeaderInfo(path)) {
-    const r = await bulkRead(path, keyring, analyzer, handle, stopAt);
+  // Bulk path: a classic pcap file and nothing to write.
+  if (path !== "-" && write === undefined && pcapHeaderInfo(path)) {
+    const r = await bulkRead(path, keyring, analyzer, handle, stopAt, emit);
     return r.error;
   }
   let writer: PcapWriter | null = null;

@@ -18,6 +18,7 @@ import {
 import type { CaptureError } from "../protocol/pcap.js";
 import { newFacts, type Analyzer } from "./analyzer.js";
 import type { Keyring } from "./keys.js";
+import type { Row } from "./types.js";
 
 const BATCH = 4096;
 const BUF = 8 << 20;
@@ -46,6 +47,10 @@ export function pcapHeaderInfo(path: string): { le: boolean; nano: boolean; link
 }
 
 /** Handles one frame the bulk path does not; returns true when it was a protocol-112 packet. */
+function hex8(x: number): string {
+  return x.toString(16).padStart(8, "0");
+}
+
 export type SlowPacket = (time: number, linktype: number, data: Buffer) => boolean;
 
 export interface BulkResult {
@@ -64,11 +69,17 @@ export async function bulkRead(
   slow: SlowPacket,
   /** Called after each packet with its time and the protocol-112 packets so far; true stops reading. */
   stop: (time: number, proto112: number) => boolean = () => false,
+  /**
+   * Per-packet output: every packet handled here is also turned into a Row (the same Row decodeFrame +
+   * Keyring.verifyRow would give). Then only plain adverts (type 1, authlen 7, TTL 255 to a multicast
+   * group) take the batch path; anything that needs notes goes to `slow`.
+   */
+  emit?: (row: Row) => void,
 ): Promise<BulkResult> {
   const info = pcapHeaderInfo(path);
   if (!info) throw new Error("bulkRead: not a classic pcap file");
   const { le, nano, linktype } = info;
-  const scale = nano ? 1e-9 : 1e-6;
+  const div = nano ? 1e9 : 1e6; // the same arithmetic as pcap.ts, so times are bit-identical
   const table: CarpKeyTable = keyring.keyTable();
   const keyed = keyring.hasAnyPassword();
 
@@ -128,6 +139,7 @@ export async function bulkRead(
       f.vhid = vhid[i];
       f.src = ipText(buf, ip + 12);
       f.mac = macText(buf, ip - 8);
+      keyring.noteAdvertMac(f.vhid, f.mac); // before verifying, as the per-packet path does
       f.time = t;
       f.advbase = advbase[i];
       f.advskew = advskew[i];
@@ -150,6 +162,18 @@ export async function bulkRead(
         if (f.auth === 1) analyzer.badSample(f.vhid, f.src, hdr);
       } else f.auth = 2;
       analyzer.advert(f);
+      if (emit) {
+        const p = offsets[i];
+        const auth = f.auth === 0 ? "ok" : f.auth === 1 ? "bad" : "unverified";
+        emit({
+          time: t, src: f.src, dst: ipText(buf, ip + 16), ttl: f.ttl, kind: "carp", version: 2, type: 1, vhid: f.vhid,
+          advbase: f.advbase, advskew: f.advskew, demote: f.demote,
+          counter: hex8(counterHi[i]) + hex8(counterLo[i]), hmac: buf.toString("hex", p + 16, p + 36),
+          checksum: f.checksumOk ? "ok" : "bad", auth, error: !f.checksumOk ? "badsum" : f.auth === 1 ? "badauth" : null,
+          diagnosis: f.diagnosis, src_mac: f.mac, dst_mac: macText(buf, ip - 14), vlan: null, family: 4,
+          length: ((buf[ip + 2] << 8) | buf[ip + 3]) - (buf[ip] & 0x0f) * 4, notes: [],
+        });
+      }
     }
     n = 0;
   };
@@ -191,7 +215,7 @@ export async function bulkRead(
         }
         if (o + 16 + incl > end) break;
         const d = o + 16;
-        const t = sec + frac * scale;
+        const t = sec + frac / div;
         packets++;
         // Fast pattern: Ethernet, EtherType IPv4, IHL ≥ 5, not a fragment, proto 112, CARP v2-ish, ≥ 36 bytes.
         let fast = false;
@@ -202,7 +226,8 @@ export async function bulkRead(
           const tot = (buf[ip + 2] << 8) | buf[ip + 3];
           if (
             vihl >> 4 === 4 && hl >= 20 && buf[ip + 9] === 112 && (buf[ip + 6] & 0x3f) === 0 && buf[ip + 7] === 0 &&
-            tot >= hl + 36 && 14 + tot <= incl && buf[ip + hl] >> 4 === 2
+            tot >= hl + 36 && 14 + tot <= incl && buf[ip + hl] >> 4 === 2 &&
+            (!emit || (buf[ip + hl] === 0x21 && buf[ip + hl + 3] === 7 && buf[ip + 8] === 255 && buf[ip + 16] >= 224 && buf[ip + 16] <= 239))
           ) {
             offsets[n] = ip + hl;
             ipOff[n] = ip;

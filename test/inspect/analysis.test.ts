@@ -192,12 +192,23 @@ describe("summary", () => {
     expect(s.packets).toMatchObject({ total: 14, carp: 13, vrrp: 1 });
   });
 
-  it("the bulk path (pcap file) and the per-packet path (stdin) give the same summary", () => {
-    for (const [f, keys] of [[messyFile, []], [failover, ["--pass", "pw", "--vip", "7=198.51.100.70"]], [failover, ["--pass", "bad", "--vip", "7=198.51.100.70"]]] as const) {
-      const bulk = carpCli(["inspect", "--read", f, "--summary", "--json", ...keys]);
-      const piped = carpCli(["inspect", "--read", "-", "--summary", "--json", ...keys], { input: readFileSync(f) });
-      expect(bulk.code).toBe(piped.code);
-      expect(JSON.parse(bulk.stdout)).toEqual(JSON.parse(piped.stdout));
+  it("the bulk path (pcap file) and the per-packet path (stdin) give the same summary, rows and lines", () => {
+    const twovips = `${dir}/twovips.pcap`;
+    const cases: [string, string[]][] = [
+      [messyFile, []],
+      [failover, ["--pass", "pw", "--vip", "7=198.51.100.70"]],
+      [failover, ["--pass", "bad", "--vip", "7=198.51.100.70"]],
+      [twovips, ["--pass", "7=s3cret", "--vip", "7=198.51.100.70"]],
+      [twovips, ["--pass", "s3cret"]],
+    ];
+    for (const [f, keys] of cases) {
+      for (const mode of [["--summary", "--json"], ["--json"], []]) {
+        const bulk = carpCli(["inspect", "--read", f, ...mode, ...keys]);
+        const piped = carpCli(["inspect", "--read", "-", ...mode, ...keys], { input: readFileSync(f) });
+        expect(bulk.code).toBe(piped.code);
+        expect(bulk.stdout.length).toBeGreaterThan(0);
+        expect(bulk.stdout, `${f} ${mode.join(" ")} ${keys.join(" ")}`).toBe(piped.stdout);
+      }
     }
   });
 
