@@ -86,7 +86,7 @@ class VhidState {
   overlapLast = 0;
   /** One failing 36-byte header per source, for a final re-diagnosis with every announcement seen. */
   badSamples = new Map<string, Buffer>();
-  constructor(readonly vhid: number, readonly protocol: "carp" | "vrrp") {}
+  constructor(readonly vhid: number, readonly protocol: "carp" | "vrrp", readonly family: 4 | 6) {}
 }
 
 function expectedMac(protocol: "carp" | "vrrp", vhid: number, family: 4 | 6): string {
@@ -113,10 +113,15 @@ export class Analyzer {
 
   constructor(private readonly opts: AnalyzerOptions = {}) {}
 
-  private state(protocol: "carp" | "vrrp", vhid: number): VhidState {
+  /**
+   * One state per protocol, vhid and address family: IPv4 and IPv6 adverts of a dual-stack vhid are
+   * separate streams on the wire (a master sends both, from different source addresses).
+   */
+  private state(protocol: "carp" | "vrrp", vhid: number, family: 4 | 6): VhidState {
     const m = protocol === "carp" ? this.carp : this.vrrp;
-    let s = m.get(vhid);
-    if (!s) m.set(vhid, (s = new VhidState(vhid, protocol)));
+    const key = family === 6 ? vhid + 256 : vhid;
+    let s = m.get(key);
+    if (!s) m.set(key, (s = new VhidState(vhid, protocol, family)));
     return s;
   }
 
@@ -182,7 +187,7 @@ export class Analyzer {
     }
     this.advert(f);
     if (f.auth === 1 && payload && r.vhid !== null) {
-      const s = this.state("carp", r.vhid);
+      const s = this.state("carp", r.vhid, r.family);
       if (!s.badSamples.has(r.src)) s.badSamples.set(r.src, Buffer.from(payload.subarray(0, 36)));
     }
   }
@@ -204,13 +209,13 @@ export class Analyzer {
 
   /** Records a failing header for later re-diagnosis (bulk path). */
   badSample(vhid: number, src: string, header: Uint8Array): void {
-    const s = this.state("carp", vhid);
+    const s = this.state("carp", vhid, src.includes(":") ? 6 : 4);
     if (!s.badSamples.has(src)) s.badSamples.set(src, Buffer.from(header.subarray(0, 36)));
   }
 
   /** The core update; `f` may be reused by the caller after the call. */
   advert(f: AdvertFacts): void {
-    const s = this.state(f.protocol, f.vhid);
+    const s = this.state(f.protocol, f.vhid, f.family);
     const t = f.time;
     let src = s.sources.get(f.src);
     if (!src) s.sources.set(f.src, (src = new Source(f.src, t)));
@@ -309,8 +314,10 @@ export class Analyzer {
     const vhids: VhidView[] = [];
     const keys = new Set<number>([...this.carp.keys(), ...this.vrrp.keys()]);
     let problems = 0;
-    for (const vhid of [...keys].sort((a, b) => a - b)) {
-      for (const s of [this.carp.get(vhid), this.vrrp.get(vhid)]) {
+    // Sorted by vhid, then CARP before VRRP, IPv4 before IPv6.
+    const order = [...keys].sort((a, b) => (a & 255) - (b & 255) || a - b);
+    for (const key of order) {
+      for (const s of [this.carp.get(key), this.vrrp.get(key)]) {
         if (!s) continue;
         const v = this.vhidView(s, now);
         problems += v.problems.length;
@@ -335,7 +342,8 @@ export class Analyzer {
     const sources = [...s.sources.values()];
     const m = s.master;
     const problems: Problem[] = [];
-    const clash = proto === "carp" ? this.vrrp.get(s.vhid) : this.carp.get(s.vhid);
+    const other = proto === "carp" ? this.vrrp : this.carp;
+    const clash = other.get(s.vhid) ?? other.get(s.vhid + 256);
     if (clash) {
       problems.push({
         code: "vrrp-clash",
@@ -415,6 +423,7 @@ export class Analyzer {
     return {
       vhid: s.vhid,
       protocol: proto,
+      family: s.family,
       master: m ? { ip: m.ip, mac: m.mac, since: s.masterSince } : null,
       backups: sources.filter((x) => x !== m).map((x) => x.ip),
       sources: sources.map((x) => ({

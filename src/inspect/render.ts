@@ -83,7 +83,7 @@ export function summaryTable(s: SummaryView): string {
   const head = ["VHID", "PROTO", "MASTER", "MASTER MAC", "BACKUPS SEEN", "BASE/SKEW/DEM", "INTERVAL", "TRANS", "AUTH", "PROBLEMS"];
   const rows: string[][] = s.vhids.map((v) => [
     String(v.vhid),
-    v.protocol,
+    v.family === 6 ? `${v.protocol}6` : v.protocol,
     v.master?.ip ?? "-",
     v.master?.mac ?? "-",
     v.backups.join(",") || "-",
@@ -102,7 +102,7 @@ export function summaryTable(s: SummaryView): string {
     if (v.auth.vips) extra.push(`  VIPs (${v.auth.vips_source}): ${v.auth.vips.join(", ") || "none"}`);
     if (v.auth.diagnosis && !v.problems.some((p) => p.code === "auth")) extra.push(`  auth: ${v.auth.diagnosis}`);
     for (const p of v.problems) extra.push(`  problem [${p.code}]: ${p.message}`);
-    if (extra.length) out.push(`${v.protocol} ${v.vhid}:`, ...extra);
+    if (extra.length) out.push(`${v.family === 6 ? `${v.protocol}6` : v.protocol} ${v.vhid}:`, ...extra);
   }
   for (const p of s.other_problems) out.push(`problem [${p.code}]: ${p.message}`);
   const c = s.packets;

@@ -88,6 +88,8 @@ export interface SourceView {
 export interface VhidView {
   vhid: number;
   protocol: "carp" | "vrrp";
+  /** IPv4 and IPv6 adverts of one vhid are summarised separately. */
+  family: 4 | 6;
   master: { ip: string; mac: string | null; since: number } | null;
   backups: string[];
   sources: SourceView[];

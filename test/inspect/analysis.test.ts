@@ -152,6 +152,20 @@ describe("summary", () => {
     expect(v.election.explanation).toMatch(/more frequent advertisements than 198\.51\.100\.1 \(advbase 1 advskew 100\)/);
   });
 
+  it("a dual-stack master (IPv4 and IPv6 adverts) is not two masters: one row per family", () => {
+    const f = writePcap(dir, "dual.pcap", byTime([
+      ...series({ vhid: 5, src: A, v4: ["198.51.100.50"], v6: ["2001:db8::50"], pass: "d" }, T0, 6),
+      ...series({ vhid: 5, src: "fe80::1", v4: ["198.51.100.50"], v6: ["2001:db8::50"], pass: "d" }, T0 + 0.01, 6),
+    ]));
+    const r = carpCli(["inspect", "--read", f, "--summary", "--json", "--fail-on-problem", "--pass", "d", "--vip", "5=198.51.100.50", "--vip", "5=2001:db8::50"]);
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s.vhids.map((v: any) => [v.vhid, v.family, v.master.ip, v.auth.status, v.problems.length])).toEqual([
+      [5, 4, A, "ok", 0],
+      [5, 6, "fe80::1", "ok", 0],
+    ]);
+  });
+
   it("the table names master, backups and the election", () => {
     const r = carpCli(["inspect", "--read", failover, "--summary"]);
     const lines = r.stdout.split("\n");
