@@ -67,7 +67,6 @@ inline double NowMs() {
 // A uv_poll_t on the heap: uv_close completes asynchronously, after the owning object may be gone.
 struct Poller {
   uv_poll_t handle;
-  bool active = false;
   static Poller* Start(napi_env env, int fd, void* owner, uv_poll_cb cb, int* uvErr) {
     uv_loop_t* loop = nullptr;
     napi_get_uv_event_loop(env, &loop);
@@ -77,7 +76,6 @@ struct Poller {
     p->handle.data = owner;
     r = uv_poll_start(&p->handle, UV_READABLE, cb);
     if (r != 0) { p->handle.data = nullptr; uv_close(reinterpret_cast<uv_handle_t*>(&p->handle), Freed); *uvErr = r; return nullptr; }
-    p->active = true;
     return p;
   }
   // Stops polling and frees the handle once libuv lets go of it. Call before closing the fd.
