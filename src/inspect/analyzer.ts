@@ -62,6 +62,7 @@ class Source {
 
 class VhidState {
   readonly sources = new Map<string, Source>();
+  readonly sourceList: Source[] = []; // the same, for allocation-free loops
   master: Source | null = null;
   masterSince = 0;
   transitions: { time: number; from: string; to: string }[] = [];
@@ -218,7 +219,10 @@ export class Analyzer {
     const s = this.state(f.protocol, f.vhid, f.family);
     const t = f.time;
     let src = s.sources.get(f.src);
-    if (!src) s.sources.set(f.src, (src = new Source(f.src, t)));
+    if (!src) {
+      s.sources.set(f.src, (src = new Source(f.src, t)));
+      s.sourceList.push(src);
+    }
     if (!f.checksumOk) s.badSum++;
     if (f.auth === 0) s.authOk++;
     else if (f.auth === 1) {
@@ -267,7 +271,9 @@ export class Analyzer {
 
     // Two masters: another source advertised since this one's previous advert, while this one kept going.
     if (src.prev > -Infinity && t - src.prev <= 1.5 * interval + 0.05) {
-      for (const o of s.sources.values()) {
+      const list = s.sourceList;
+      for (let i = 0; i < list.length; i++) {
+        const o = list[i];
         if (o !== src && !o.bowedOut && o.last > src.prev && o.last <= t) {
           s.overlaps++;
           if (s.overlaps === 1) s.overlapFirst = t;

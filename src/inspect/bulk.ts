@@ -94,6 +94,7 @@ export async function bulkRead(
   };
   const f = newFacts();
   const ipCache = new Map<number, string>();
+  const lastMac: (string | null)[] = new Array(256).fill(null);
   const macCache = new Map<number, string>();
   let n = 0;
   let packets = 0;
@@ -139,7 +140,10 @@ export async function bulkRead(
       f.vhid = vhid[i];
       f.src = ipText(buf, ip + 12);
       f.mac = macText(buf, ip - 8);
-      keyring.noteAdvertMac(f.vhid, f.mac); // before verifying, as the per-packet path does
+      if (lastMac[f.vhid] !== f.mac) {
+        keyring.noteAdvertMac(f.vhid, f.mac); // before verifying, as the per-packet path does
+        lastMac[f.vhid] = f.mac;
+      }
       f.time = t;
       f.advbase = advbase[i];
       f.advskew = advskew[i];
