@@ -63,6 +63,7 @@ export async function run(argv: string[]): Promise<number> {
       void node.stop().finally(() => {
         control.close();
         for (const s of ["SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2"] as const) process.removeAllListeners(s);
+        if (process.env.CARP_DEBUG === "1") setTimeout(() => process.stderr.write(`active: ${process.getActiveResourcesInfo().join(", ")}\n`), 500).unref();
         resolve(0);
       });
     };

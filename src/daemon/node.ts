@@ -366,7 +366,10 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
       }
     }
     await Promise.all(shutdowns);
-    await Promise.race([Promise.all([this.hooks.idle(), this.devd?.idle()]), new Promise((r) => setTimeout(r, 10_000))]);
+    // Hooks and devd actions get up to 10 s to finish (each also has its own timeout).
+    let cap: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all([this.hooks.idle(), this.devd?.idle()]), new Promise((r) => (cap = setTimeout(r, 10_000)))]);
+    clearTimeout(cap);
     this.closeAll();
     this.started = false;
     this.log.info("stopped", { event: "stopped" });
@@ -538,7 +541,12 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
   private onTransition(ifr: IfRt, rt: VhidRt, t: Extract<Action, { kind: "transition" }>): void {
     const v = rt.cfg;
     const ts = epochMs();
-    this.log.info(`vhid ${v.vhid}@${ifr.name}: ${t.from} -> ${t.to} (${t.reason})`, { event: "transition", interface: ifr.name, vhid: v.vhid, from: t.from, to: t.to, reason: t.reason });
+    const lm = ifr.cluster.get(v.vhid)?.lastMaster;
+    // lastMasterAt: when the last advert from the previous master arrived (epoch ms), for failover timing.
+    this.log.info(`vhid ${v.vhid}@${ifr.name}: ${t.from} -> ${t.to} (${t.reason})`, {
+      event: "transition", interface: ifr.name, vhid: v.vhid, from: t.from, to: t.to, reason: t.reason,
+      ...(lm ? { lastMasterAt: Math.round(epochMs(lm.at) * 1000) / 1000, lastMaster: lm.address } : {}),
+    });
     this.emit("transition", { interface: ifr.name, vhid: v.vhid, from: t.from, to: t.to, reason: t.reason, ts });
     if (this.devd) for (const ev of eventsForTransition(v, t.from, t.to)) void this.devd.dispatch(ev);
     // Scripts see the VIPs already in place (they run after our own add/remove); shutdown uses -z rules.
@@ -715,7 +723,6 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     let globalDemotion = 0;
     for (const ifr of this.ifs.values()) {
       globalDemotion = Math.max(globalDemotion, ifr.cluster.globalDemotion);
-      this.carpstats.badvhid = Math.max(this.carpstats.badvhid, 0);
       for (const rt of ifr.vhids.values()) if (ifr.cluster.get(rt.cfg.vhid)) vhids.push(this.report(ifr, rt));
     }
     return { pid: process.pid, startedAt: this.startedAt, globalDemotion, carpstats: { ...this.carpstats }, vhids };
