@@ -170,7 +170,9 @@ describe.skipIf(!canRun)("live: ucarp nodes on a bridge, inspector and sender in
 
   it("carp send crafts exactly the requested fields (TTL, MACs, demote, counter, bad sum, unicast, IPv6)", async () => {
     // The inspector listens in namespace b (via its own interface) while c sends.
-    const watch = start(["ip", "netns", "exec", ns.b, process.execPath, cliMain, "inspect", "--interface", ifOf("b"), "--json", "--duration", "4", "--pass", "7=pw7", "--vip", "7=198.51.100.70"]);
+    // --count 4 ends the capture as soon as the 4th advert is seen (--duration is only a safety net).
+    const watch = start(["ip", "netns", "exec", ns.b, process.execPath, cliMain, "inspect", "--interface", ifOf("b"), "--json", "--count", "4", "--duration", "20", "--pass", "7=pw7", "--vip", "7=198.51.100.70"]);
+    const began = Date.now();
     await sleep(800);
     const base = ["--vhid", "7", "--pass", "pw7", "--vip", "198.51.100.70", "-q"];
     for (const extra of [
@@ -183,6 +185,7 @@ describe.skipIf(!canRun)("live: ucarp nodes on a bridge, inspector and sender in
       expect(r.status, r.stderr).toBe(0);
     }
     expect(await exited(watch, 10_000)).toBe(0);
+    expect(Date.now() - began).toBeLessThan(10_000);
     const rows = jsonLines(watch.out()).filter((r) => r.kind === "carp");
     expect(rows).toHaveLength(4);
     expect(rows[0]).toMatchObject({
