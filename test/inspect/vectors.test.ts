@@ -2,8 +2,10 @@
 // process: every field and verdict, and the fuzzed tcpdump captures decode without crashing.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
-import { carpCli, ensureBuilt, jsonLines, vectors } from "./helpers.js";
+import { rmSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readCaptureSync } from "../../src/protocol/pcap.js";
+import { carpCli, ensureBuilt, jsonLines, tmpDir, vectors, writePcap } from "./helpers.js";
 
 interface Vector {
   name: string;
@@ -75,6 +77,51 @@ describe("carp-vectors.pcap", () => {
       /^\d\d:\d\d:\d\d\.\d{6} CARPv2 vhid 1 advbase 1 advskew 0 demote 0 counter 0000000000000001 cksum ok auth ok 192\.0\.2\.1 > 224\.0\.0\.18 ttl 255$/,
     );
     expect(lines[5]).toContain("vhid 42 advbase 1 advskew 50 demote 5");
+  });
+});
+
+describe("link layers", () => {
+  // The six vectors re-wrapped as raw IP (DLT 101), Linux cooked v1 (113), v2 (276) and 802.1Q Ethernet.
+  const frames = readCaptureSync(readFileSync(vec("carp-vectors.pcap"))).packets;
+  const dir = tmpDir();
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const sll = (f: Buffer) => {
+    const h = Buffer.alloc(16);
+    h.writeUInt16BE(2, 0); // multicast
+    h.writeUInt16BE(1, 2); // ARPHRD_ETHER
+    h.writeUInt16BE(6, 4);
+    f.copy(h, 6, 6, 12);
+    h.writeUInt16BE(f.readUInt16BE(12), 14);
+    return Buffer.concat([h, f.subarray(14)]);
+  };
+  const sll2 = (f: Buffer) => {
+    const h = Buffer.alloc(20);
+    h.writeUInt16BE(f.readUInt16BE(12), 0);
+    h.writeUInt32BE(2, 4); // ifindex
+    h.writeUInt16BE(1, 8);
+    h[10] = 2;
+    h[11] = 6;
+    f.copy(h, 12, 6, 12);
+    return Buffer.concat([h, f.subarray(14)]);
+  };
+  const vlan = (f: Buffer) => Buffer.concat([f.subarray(0, 12), Buffer.from([0x81, 0x00, 0x00, 0x2a]), f.subarray(12)]);
+  it.each([
+    ["raw IP", 101, (f: Buffer) => f.subarray(14), null, null],
+    ["Linux cooked", 113, sll, "00:00:5e:00:01:01", null],
+    ["Linux cooked v2", 276, sll2, "00:00:5e:00:01:01", null],
+    ["802.1Q", 1, vlan, "00:00:5e:00:01:01", [42]],
+  ] as const)("%s: the same rows as Ethernet", (_n, linktype, wrap, mac, tags) => {
+    const file = writePcap(dir, `lt${linktype}-${_n.length}.pcap`, frames.map((p) => ({ time: p.time, data: wrap(Buffer.from(p.data)) })), linktype);
+    const rows = jsonLines(carpCli(["inspect", "--read", file, "--json", "--pass", "1=foobar", "--vip", "1=192.0.2.254"]).stdout);
+    const ref = jsonLines(carpCli(["inspect", "--read", vec("carp-vectors.pcap"), "--json", "--pass", "1=foobar", "--vip", "1=192.0.2.254"]).stdout);
+    expect(rows).toHaveLength(6);
+    rows.forEach((r, i) => {
+      const { src_mac: _a, dst_mac: _b, vlan: _c, ...rest } = ref[i];
+      expect(r).toMatchObject(rest);
+      expect(r.src_mac).toBe(mac === null ? null : ref[i].src_mac);
+      expect(r.vlan).toEqual(tags);
+    });
+    expect(rows[0].auth).toBe("ok");
   });
 });
 
