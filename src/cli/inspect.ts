@@ -257,7 +257,7 @@ export async function run(argv: string[]): Promise<number> {
   let captureError: CaptureError | undefined;
   if (v.read !== undefined) {
     const emit = summaryMode ? undefined : (r: Row) => out.line(json ? rowJson(r) : rowLine(r));
-    captureError = await readSource(v.read, v.write, keyring, analyzer, handle, emit, count, duration, () => proto112);
+    captureError = await readSource(v.read, v.write, keyring, analyzer, handle, emit, count, duration, () => proto112, () => out.broken);
   } else {
     await live(v.interface!, v.filter, v.write, handle, analyzer, summaryMode && !json, count, duration, () => proto112, finish, out);
   }
@@ -282,6 +282,7 @@ async function readSource(
   count: number | undefined,
   duration: number | undefined,
   proto112: () => number,
+  outputClosed: () => boolean,
 ): Promise<CaptureError | undefined> {
   if (path !== "-") {
     try {
@@ -302,9 +303,11 @@ async function readSource(
     }
   }
   let first: number | null = null;
+  // t is -Infinity when the bulk reader only asks between chunks (no packet time).
   const stopAt = (t: number, n: number): boolean => {
-    if (first === null) first = t;
-    return (count !== undefined && n >= count) || (duration !== undefined && t - first >= duration);
+    if (first === null && t !== -Infinity) first = t;
+    const late = duration !== undefined && first !== null && t - first >= duration;
+    return (count !== undefined && n >= count) || late || outputClosed();
   };
   // Bulk path: a classic pcap file and nothing to write.
   if (path !== "-" && write === undefined && pcapHeaderInfo(path)) {

@@ -254,6 +254,12 @@ export async function bulkRead(
         }
       }
       flush(buf);
+      // Let the event loop run between chunks (EPIPE on stdout, signals).
+      await new Promise((r) => setImmediate(r));
+      if (stop(-Infinity, counted)) {
+        stopped = true;
+        break;
+      }
     }
   } catch (e) {
     error = { error: "io", detail: `${(e as Error).message}; ${packets} packet(s) read`, packetsRead: packets };
