@@ -43,8 +43,8 @@ export class LabProcess extends EventEmitter<{ line: [LabLine]; exit: [number | 
       env: opts.env ?? process.env,
       cwd: opts.cwd,
     });
-    // An unref'd child does not keep the event loop alive; the lab's cleanup still ends it.
-    this.child.unref();
+    // Not unref'd: a pending stop()/kill() must see the exit event, so the child keeps the loop alive
+    // until it is gone (Lab.destroy()/close() end every tracked process).
     for (const stream of ["stdout", "stderr"] as const) {
       const rl = createInterface({ input: this.child[stream]! });
       rl.on("line", (text) => {
