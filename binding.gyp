@@ -16,6 +16,7 @@
       "target_name": "carp_io",
       "sources": [
         "native/io/raw_socket.cc",
+        "native/io/packet_ring.cc",
         "native/io/capture.cc",
         "native/io/binding.cc"
       ],

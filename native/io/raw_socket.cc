@@ -2,17 +2,22 @@
 // Receive: recvmmsg batches driven by uv_poll; each batch reaches JS as one data Buffer plus one
 // metadata Buffer of fixed 64-byte records (layout below, mirrored in src/host/rawsock.ts).
 // Send: sendmsg to the group or a unicast peer, optionally choosing the source address (PKTINFO).
+// Ring mode (ringBytes > 0): receive through an AF_PACKET TPACKET_V2 ring instead (packet_ring.h),
+// same records, up to kRingBatch packets per JS call; the raw socket stays for sending and for the
+// group membership (so the NIC accepts the group) but gets a drop-all filter.
 #include <napi.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
+#include <netpacket/packet.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <vector>
 #include "io.h"
 #include "io_common.h"
+#include "packet_ring.h"
 
 namespace carpio {
 namespace {
@@ -23,6 +28,7 @@ constexpr int kMaxBatches = 16;    // per poll wakeup, so a flood cannot starve 
 constexpr size_t kSlot = 2048;     // bytes per datagram; CARP/VRRP adverts are < 100 bytes
 constexpr size_t kCtl = 256;       // ancillary data per datagram
 constexpr size_t kMeta = 64;       // bytes per metadata record
+constexpr int kRingBatch = 1024;   // ring mode: packets per JS call
 
 // Metadata record (little endian):
 //   0 u32 offset of the IP payload in the data buffer   4 u32 payload length
@@ -39,12 +45,15 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
       InstanceMethod<&RawSocket::Close>("close"),
       InstanceMethod<&RawSocket::SetRef>("setRef"),
       InstanceAccessor<&RawSocket::GetFd>("fd"),
+      InstanceAccessor<&RawSocket::GetRingFd>("ringFd"),
+      InstanceAccessor<&RawSocket::GetRingFrames>("ringFrames"),
       InstanceAccessor<&RawSocket::GetIfindex>("ifindex"),
       InstanceAccessor<&RawSocket::GetStats>("stats"),
     });
   }
 
-  // new RawSocket(ifname, family, group, ttl, tos, rcvbuf?)   tos < 0 / rcvbuf 0: kernel defaults.
+  // new RawSocket(ifname, family, group, ttl, tos, rcvbuf?, ringBytes?)   tos < 0 / rcvbuf 0: kernel
+  // defaults; ringBytes > 0: receive through a packet ring of about that size.
   explicit RawSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RawSocket>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 5 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsString() ||
@@ -58,6 +67,12 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
     int ttl = info[3].As<Napi::Number>().Int32Value();
     int tos = info[4].As<Napi::Number>().Int32Value();
     int rcvbuf = info.Length() > 5 && info[5].IsNumber() ? info[5].As<Napi::Number>().Int32Value() : 0;
+    double ringBytes = info.Length() > 6 && info[6].IsNumber() ? info[6].As<Napi::Number>().DoubleValue() : 0;
+    if (!(ringBytes >= 0 && ringBytes <= 1024.0 * 1024 * 1024)) {
+      Napi::RangeError::New(env, "ring size must be 0..1 GiB").ThrowAsJavaScriptException();
+      return;
+    }
+    ring_ = ringBytes > 0;
     if (family_ != 4 && family_ != 6) {
       Napi::TypeError::New(env, "family must be 4 or 6").ThrowAsJavaScriptException();
       return;
@@ -82,7 +97,12 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
       return;
     }
     const char* step = "socket";
-    int err = Open(ttl, tos, rcvbuf, &step);
+    int err = Open(ttl, tos, ring_ ? 0 : rcvbuf, &step);
+    if (err == 0 && ring_) {
+      step = "SO_ATTACH_FILTER";
+      err = AttachDropAllFilter(fd_);
+      if (err == 0) err = ring_buf_.Open(ifindex_, family_, static_cast<size_t>(ringBytes), &step);
+    }
     if (err != 0) {
       CloseFd();
       MakeErrnoError(env, err, step, ifname_).ThrowAsJavaScriptException();
@@ -90,7 +110,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
     }
     AllocBuffers();
     int uvErr = 0;
-    poller_ = Poller::Start(env, fd_, this, OnReadable, &uvErr);
+    poller_ = Poller::Start(env, ring_ ? ring_buf_.fd() : fd_, this, OnReadable, &uvErr);
     if (!poller_) {
       CloseFd();
       Napi::Error::New(env, std::string("uv_poll: ") + uv_strerror(uvErr)).ThrowAsJavaScriptException();
@@ -181,12 +201,14 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
     iov_.resize(kBatch);
     msgs_.resize(kBatch);
     out_.reserve(kBatch * 128);
-    meta_.resize(kBatch * kMeta);
+    meta_.resize((ring_ ? kRingBatch : kBatch) * kMeta);
+    if (ring_) out_.reserve(kRingBatch * 128);
   }
 
   void CloseFd() {
     if (fd_ >= 0) close(fd_);
     fd_ = -1;
+    ring_buf_.Close();
   }
 
   // Idempotent: stop polling (handle freed by libuv later), then close the fd.
@@ -202,7 +224,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
       // POLLERR: libuv has stopped the handle. Clear the socket error, count it, keep listening.
       int err = 0;
       socklen_t len = sizeof err;
-      getsockopt(self->fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+      getsockopt(self->ring_ ? self->ring_buf_.fd() : self->fd_, SOL_SOCKET, SO_ERROR, &err, &len);
       self->recvErrors_++;
       if (self->poller_) uv_poll_start(&self->poller_->handle, UV_READABLE, OnReadable);
     }
@@ -214,6 +236,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
     Napi::HandleScope scope(env);
     Napi::Object obj = Value();
     if (obj.IsEmpty()) { Shutdown(); return; }  // collected, finalizer pending
+    if (ring_) { DrainRing(env, obj); return; }
     for (int round = 0; round < kMaxBatches && fd_ >= 0; round++) {
       for (int i = 0; i < kBatch; i++) {
         iov_[i].iov_base = &data_[i * kSlot];
@@ -240,6 +263,79 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
       CallJs(env, obj, "onpackets", {data, meta, Napi::Number::New(env, count)});
       if (n < kBatch) return;
     }
+  }
+
+  void DrainRing(Napi::Env env, Napi::Object obj) {
+    for (int round = 0; round < kMaxBatches && fd_ >= 0; round++) {
+      out_.clear();
+      int count = 0;
+      RingPacket p;
+      while (count < kRingBatch && ring_buf_.Next(&p)) {
+        if (PackRing(p, &meta_[count * kMeta])) count++;
+        ring_buf_.Release();
+      }
+      if (count == 0) return;
+      received_ += count;
+      Napi::Buffer<uint8_t> data = Napi::Buffer<uint8_t>::Copy(env, out_.data(), out_.size());
+      Napi::Buffer<uint8_t> meta = Napi::Buffer<uint8_t>::Copy(env, meta_.data(), count * kMeta);
+      CallJs(env, obj, "onpackets", {data, meta, Napi::Number::New(env, count)});
+      if (count < kRingBatch) return;
+    }
+  }
+
+  // Checks one ring datagram as the IP layer would for a raw socket (this interface, addressed to
+  // this host, whole header, IPv4 header checksum, not a fragment, protocol 112 after any IPv6
+  // extension headers), then appends its payload to out_ and fills its record. False: skipped.
+  bool PackRing(const RingPacket& p, uint8_t* rec) {
+    if (p.ifindex != ifindex_ || p.pktType == PACKET_OTHERHOST || p.pktType == PACKET_OUTGOING) {
+      filtered_++;  // e.g. a VLAN sub-interface's traffic seen on its parent
+      return false;
+    }
+    const uint8_t* ip = p.ip;
+    size_t len = p.caplen, off;
+    int32_t ttl;
+    std::memset(rec, 0, kMeta);
+    if (family_ == 4) {
+      if (len < 20 || (ip[0] >> 4) != 4) { badLen_++; return false; }
+      size_t ihl = (ip[0] & 0x0f) * 4u;
+      size_t total = (size_t(ip[2]) << 8) | ip[3];
+      if (ihl < 20 || ihl > len || total < ihl) { badLen_++; return false; }
+      uint32_t sum = 0;
+      for (size_t i = 0; i < ihl; i += 2) sum += (uint32_t(ip[i]) << 8) | ip[i + 1];
+      while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+      if (sum != 0xffff || (((ip[6] << 8) | ip[7]) & 0x3fff) != 0) { filtered_++; return false; }  // bad sum / fragment
+      if (total < len) len = total;
+      off = ihl;
+      ttl = ip[8];
+      std::memcpy(rec + 32, ip + 12, 4);
+      std::memcpy(rec + 48, ip + 16, 4);
+    } else {
+      if (len < 40 || (ip[0] >> 4) != 6) { badLen_++; return false; }
+      size_t total = 40 + ((size_t(ip[4]) << 8) | ip[5]);
+      if (total < len) len = total;
+      uint8_t nh = ip[6];
+      off = 40;
+      for (int hops = 0; nh != kProto; hops++) {
+        if ((nh != 0 && nh != 43 && nh != 60) || hops == 8 || off + 2 > len) { filtered_++; return false; }
+        nh = ip[off];
+        off += (size_t(ip[off + 1]) + 1) * 8;
+      }
+      if (off > len) { badLen_++; return false; }
+      ttl = ip[7];
+      std::memcpy(rec + 32, ip + 8, 16);
+      std::memcpy(rec + 48, ip + 24, 16);
+    }
+    uint32_t o = static_cast<uint32_t>(out_.size());
+    uint32_t l = static_cast<uint32_t>(len - off);
+    out_.insert(out_.end(), ip + off, ip + len);
+    std::memcpy(rec + 0, &o, 4);
+    std::memcpy(rec + 4, &l, 4);
+    std::memcpy(rec + 8, &ttl, 4);
+    std::memcpy(rec + 12, &p.ifindex, 4);
+    std::memcpy(rec + 16, &p.timeMs, 8);
+    rec[24] = static_cast<uint8_t>(family_);
+    rec[25] = p.wireLen > p.caplen ? kFlagTrunc : 0;
+    return true;
   }
 
   // Moves the IP payloads of n received datagrams into out_ and writes their records into meta_.
@@ -416,6 +512,8 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
   }
 
   Napi::Value GetFd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
+  Napi::Value GetRingFd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), ring_buf_.fd()); }
+  Napi::Value GetRingFrames(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), ring_buf_.frames()); }
   Napi::Value GetIfindex(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), ifindex_); }
   Napi::Value GetStats(const Napi::CallbackInfo& info) {
     Napi::Object o = Napi::Object::New(info.Env());
@@ -424,6 +522,11 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
     o.Set("sendErrors", Napi::Number::New(info.Env(), double(sendErrors_)));
     o.Set("recvErrors", Napi::Number::New(info.Env(), double(recvErrors_)));
     o.Set("badLen", Napi::Number::New(info.Env(), double(badLen_)));
+    if (ring_) {
+      dropped_ += ring_buf_.TakeDrops();
+      o.Set("filtered", Napi::Number::New(info.Env(), double(filtered_)));
+      o.Set("dropped", Napi::Number::New(info.Env(), double(dropped_)));
+    }
     return o;
   }
 
@@ -435,11 +538,14 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
   int fd_ = -1;
   Poller* poller_ = nullptr;
   bool held_ = false;
+  bool ring_ = false;
+  PacketRing ring_buf_;
   std::vector<uint8_t> data_, ctl_, out_, meta_;
   std::vector<sockaddr_storage> names_;
   std::vector<iovec> iov_;
   std::vector<mmsghdr> msgs_;
   uint64_t received_ = 0, sent_ = 0, sendErrors_ = 0, recvErrors_ = 0, badLen_ = 0;
+  uint64_t filtered_ = 0, dropped_ = 0;
 };
 
 }  // namespace
