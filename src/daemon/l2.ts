@@ -45,6 +45,17 @@ export class Announcer {
     return this.cap;
   }
 
+  /** Opens the capture handle ahead of time; returns an error message, or null. */
+  prepare(): string | null {
+    if (!this.mac) return null;
+    try {
+      this.handle();
+      return null;
+    } catch (e) {
+      return `${this.ifname}: cannot open for GARP/NA injection: ${(e as Error).message}`;
+    }
+  }
+
   /** Sends one announcement per VIP of the given families; returns error messages (empty = all sent). */
   announce(vips: VipAddress[], families: (4 | 6)[]): string[] {
     if (!this.mac) return [`${this.ifname}: no Ethernet MAC, no GARP/NA sent`];

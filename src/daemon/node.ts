@@ -299,6 +299,9 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     this.ifs.set(ifname, ifr);
     for (const v of list) this.addVhidRt(ifr, v);
     this.ensureSockets(ifr);
+    // Open the injection handle now, so the first GARP after a takeover does not pay for pcap_activate.
+    const pre = ifr.announcer.prepare();
+    if (pre) this.log.warn(pre);
     const st = await link.start();
     if (!st.up) this.log.warn(`${ifname}: link is down (${st.reason}); vhids wait in INIT`, { event: "link", interface: ifname, up: false });
     link.on("change", (s) => {
@@ -433,6 +436,7 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
   /** Executes actions: adverts, then timers, then VIPs/announcements, then logs/devd/hooks. */
   private exec(ifr: IfRt, actions: TaggedAction[]): void {
     if (actions.length === 0) return;
+    const stepTs = epochMs(); // transitions are logged with the time of the step, not of the log line
     const followUps: { vhid: number; ok: boolean }[] = [];
     const order: Record<Action["kind"], number> = { send: 0, arm: 1, disarm: 1, vips: 2, announce: 3, transition: 4, demote: 5, log: 6 };
     const sorted = actions.map((a, i) => ({ a, i })).sort((x, y) => order[x.a.action.kind] - order[y.a.action.kind] || x.i - y.i);
@@ -461,7 +465,7 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
           }
           break;
         case "transition":
-          if (rt) this.onTransition(ifr, rt, act);
+          if (rt) this.onTransition(ifr, rt, act, stepTs);
           break;
         case "demote":
           this.log.warn(`demotion ${act.delta > 0 ? "+" : ""}${act.delta}: ${act.reason}`, { event: "demote", delta: act.delta, source: act.source });
@@ -538,13 +542,12 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     });
   }
 
-  private onTransition(ifr: IfRt, rt: VhidRt, t: Extract<Action, { kind: "transition" }>): void {
+  private onTransition(ifr: IfRt, rt: VhidRt, t: Extract<Action, { kind: "transition" }>, ts: number): void {
     const v = rt.cfg;
-    const ts = epochMs();
     const lm = ifr.cluster.get(v.vhid)?.lastMaster;
     // lastMasterAt: when the last advert from the previous master arrived (epoch ms), for failover timing.
     this.log.info(`vhid ${v.vhid}@${ifr.name}: ${t.from} -> ${t.to} (${t.reason})`, {
-      event: "transition", interface: ifr.name, vhid: v.vhid, from: t.from, to: t.to, reason: t.reason,
+      ts, event: "transition", interface: ifr.name, vhid: v.vhid, from: t.from, to: t.to, reason: t.reason,
       ...(lm ? { lastMasterAt: Math.round(epochMs(lm.at) * 1000) / 1000, lastMaster: lm.address } : {}),
     });
     this.emit("transition", { interface: ifr.name, vhid: v.vhid, from: t.from, to: t.to, reason: t.reason, ts });
