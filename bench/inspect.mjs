@@ -21,6 +21,7 @@ const VHIDS = Number(process.argv[3] ?? 200);
 const dir = mkdtempSync(join(tmpdir(), "carp-bench-inspect-"));
 const pcap = join(dir, "adverts.pcap");
 const cfg = join(dir, "carp.yaml");
+const passfile = join(dir, "passwords");
 
 const vip = (v) => `203.0.113.${v}`;
 async function generate() {
@@ -37,6 +38,7 @@ async function generate() {
     tmpl.push({ auth, frame, carpOff: 14 + 20, counter: BigInt(v) << 32n });
   }
   writeFileSync(cfg, yaml.join("\n") + "\n");
+  writeFileSync(passfile, Array.from({ length: VHIDS }, (_, i) => `${i + 1}=pw-${i + 1}`).join("\n") + "\n");
   const out = createWriteStream(pcap, { highWaterMark: 1 << 22 });
   const hdr = Buffer.alloc(24);
   hdr.writeUInt32LE(0xa1b2c3d4, 0);
@@ -105,6 +107,9 @@ try {
   const view = JSON.parse(sum.out);
   const ok = view.vhids.reduce((a, v) => a + v.auth.ok, 0);
   if (ok !== N) throw new Error(`summary verified ${ok} of ${N} adverts`);
+  const vipArgs = Array.from({ length: VHIDS }, (_, i) => `--vip=${i + 1}=${vip(i + 1)}`);
+  const flags = await timed(process.execPath, [cli, "inspect", "--read", pcap, "--summary", "--json", "--passfile", passfile, ...vipArgs], { capture: true });
+  if (JSON.parse(flags.out).vhids.reduce((a, v) => a + v.auth.ok, 0) !== N) throw new Error("--passfile/--vip run did not verify every advert");
   const ts = await timed(process.execPath, [cli, "inspect", "--read", pcap, "--summary", "--json", "--config", cfg], {
     capture: true, env: { CARP_NO_NATIVE: "1" },
   });
@@ -115,7 +120,8 @@ try {
     : null;
   const rate = (r) => N / r.s;
   const rows = [
-    ["carp inspect --summary (HMAC verified, native batch)", sum],
+    ["carp inspect --summary --config (HMAC verified, native)", sum],
+    ["carp inspect --summary --passfile --vip (HMAC verified)", flags],
     ["carp inspect --summary (HMAC verified, CARP_NO_NATIVE=1)", ts],
     ["carp inspect --json (HMAC verified)", json],
     ["carp inspect (lines, HMAC verified)", line],

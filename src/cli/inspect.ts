@@ -6,7 +6,6 @@ import { parseArgs } from "node:util";
 import { canonicalIp } from "../protocol/addr.js";
 import { readCapture, PcapWriter, type CaptureError, type CapturePacket } from "../protocol/pcap.js";
 import type { PeerSemantics } from "../protocol/types.js";
-import { parseYamlConfig } from "../daemon/config-yaml.js";
 import { Analyzer } from "../inspect/analyzer.js";
 import { bulkRead, pcapHeaderInfo } from "../inspect/bulk.js";
 import { decodeFrame } from "../inspect/decode.js";
@@ -61,7 +60,7 @@ function entry(map: Map<number, VhidKeys>, vhid: number): VhidKeys {
   return k;
 }
 
-function buildKeys(values: Record<string, unknown>): Opts {
+async function buildKeys(values: Record<string, unknown>): Promise<Opts> {
   const map = new Map<number, VhidKeys>();
   const semanticsFor = new Map<number, PeerSemantics>();
   let defaultPassword: Buffer | undefined;
@@ -76,6 +75,7 @@ function buildKeys(values: Record<string, unknown>): Opts {
     } catch (e) {
       throw new UsageError(`--config: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
+    const { parseYamlConfig } = await import("../daemon/config-yaml.js"); // the YAML parser only when needed
     const r = parseYamlConfig(text, { source: path });
     if (!r.ok) throw new UsageError(`--config ${path}: ${r.error}`);
     for (const v of r.value.vhids) {
@@ -195,7 +195,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const count = num(v.count, "--count", 1);
   const duration = num(v.duration, "--duration", 0);
-  const opts = buildKeys(v);
+  const opts = await buildKeys(v);
   const keyring = opts.keyring;
   const analyzer = new Analyzer({ semantics: opts.semantics, semanticsFor: (x) => opts.semanticsFor.get(x) });
   const out = new Out();
