@@ -39,6 +39,7 @@ class Source {
   mac: string | null = null;
   macs = new Set<string>();
   adverts = 0;
+  trusted = 0; // adverts that did not fail authentication
   first: number;
   last = -Infinity;
   prev = -Infinity; // time of the advert before `last`
@@ -251,14 +252,17 @@ export class Analyzer {
       src.ringHi[k] = f.ctrHi;
       src.ringLo[k] = f.ctrLo;
     }
-    // Unauthenticated or broken adverts do not change who we think is master.
-    if (!f.checksumOk || f.auth === 1) return;
+    // A broken advert tells nothing. One that fails authentication still shows a node advertising (so
+    // it counts for "two masters"), but it neither makes a master nor takes part in the election.
+    if (!f.checksumOk) return;
+    const trusted = f.auth !== 1;
     const bowOut = f.protocol === "carp" ? f.advbase === 255 && f.advskew === 255 : f.priority === 0;
     const interval = f.protocol === "carp" ? f.advbase + f.advskew / 256 : f.advbase;
     if (t - src.last > 3 * Math.max(interval, src.interval(f.protocol), 0.01)) src.runStart = t;
     src.prev = src.last;
     src.last = t;
     src.adverts++;
+    if (trusted) src.trusted++;
     if (bowOut) {
       src.bowedOut = true;
       return;
@@ -282,6 +286,7 @@ export class Analyzer {
         }
       }
     }
+    if (!trusted) return;
 
     const m = s.master;
     if (m === src) {
@@ -382,7 +387,7 @@ export class Analyzer {
       problems.push({ code: "auth", message: `${s.authBad} advert(s) failed HMAC verification${s.diagnosis ? `: ${s.diagnosis}` : ""}` });
     }
     // Candidates: every source whose last advert was not a bow-out.
-    const live = sources.filter((x) => !x.bowedOut && x.adverts > 0);
+    const live = sources.filter((x) => !x.bowedOut && x.trusted > 0);
     const tieKey = (x: Source) => (proto === "carp" ? `${x.advbase}/${x.advskew}/${x.demote}` : `${x.priority}`);
     const byKey = new Map<string, string[]>();
     for (const x of live) byKey.set(tieKey(x), [...(byKey.get(tieKey(x)) ?? []), x.ip]);

@@ -61,6 +61,18 @@ describe("Analyzer", () => {
     expect(v.auth).toMatchObject({ status: "bad", bad: 1 });
   });
 
+  it("a node failing authentication still counts for two masters, but not for the election", () => {
+    const an = new Analyzer();
+    for (let i = 0; i < 5; i++) {
+      carp(an, "198.51.100.1", 10 + i, { auth: 0, advskew: 100 });
+      carp(an, "198.51.100.2", 10.3 + i, { auth: 1, advskew: 0 });
+    }
+    const v = an.view().vhids[0];
+    expect(v.master?.ip).toBe("198.51.100.1");
+    expect(v.problems.map((p) => p.code).sort()).toEqual(["auth", "two-masters"]);
+    expect(v.election?.ranking).toEqual(["198.51.100.1"]);
+  });
+
   it("VRRP: the highest priority wins, equal priority goes to the higher address", () => {
     const an = new Analyzer();
     const vrrp = (src: string, t: number, priority: number) => {

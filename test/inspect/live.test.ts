@@ -147,11 +147,13 @@ describe.skipIf(!canRun)("live: ucarp nodes on a bridge, inspector and sender in
   it("a node hashing a different VIP: the HMAC failure is diagnosed as a VIP-set mismatch, and both act as master", async () => {
     const ins = inspect(["--json", "--duration", "6", "--pass", "livepw", "--vip", `7=${VIP}`]);
     const insNoKeys = inspect(["--summary", "--json", "--duration", "6"]);
+    const insSum = inspect(["--summary", "--json", "--duration", "6", "--pass", "livepw", "--vip", `7=${VIP}`]);
     await sleep(700);
     ucarp("a", { skew: 10, name: "e2a", deadratio: 1 });
     ucarp("b", { skew: 100, name: "e2b", deadratio: 1, vip: "198.51.100.101" });
     expect(await exited(ins, 15_000)).toBe(0);
     expect(await exited(insNoKeys, 15_000)).toBe(0);
+    expect(await exited(insSum, 15_000)).toBe(0);
     const rows = jsonLines(ins.out()).filter((r) => r.kind === "carp");
     const fromA = rows.filter((r) => r.src === addr.a);
     const fromB = rows.filter((r) => r.src === addr.b);
@@ -162,9 +164,14 @@ describe.skipIf(!canRun)("live: ucarp nodes on a bridge, inspector and sender in
       expect(r).toMatchObject({ auth: "bad", error: "badauth" });
       expect(r.diagnosis).toMatch(/password is right but the VIP set differs: the sender hashes 198\.51\.100\.101, you gave 198\.51\.100\.100/);
     }
-    // Without keys both are tracked, and they advertise at the same time.
+    // Without keys and with them, the two advertise at the same time: two masters.
     const v = JSON.parse(insNoKeys.out()).vhids.find((x: any) => x.vhid === 7);
     expect(v.problems.map((p: any) => p.code)).toContain("two-masters");
+    const k = JSON.parse(insSum.out()).vhids.find((x: any) => x.vhid === 7);
+    expect(k.problems.map((p: any) => p.code)).toEqual(expect.arrayContaining(["two-masters", "auth"]));
+    expect(k.master.ip).toBe(addr.a);
+    expect(k.auth.status).toBe("mixed");
+    expect(k.auth.diagnosis).toMatch(/the sender hashes 198\.51\.100\.101/);
     await stopAll();
   }, 40_000);
 
