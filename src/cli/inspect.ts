@@ -259,7 +259,7 @@ export async function run(argv: string[]): Promise<number> {
     const emit = summaryMode ? undefined : (r: Row) => out.line(json ? rowJson(r) : rowLine(r));
     captureError = await readSource(v.read, v.write, keyring, analyzer, handle, emit, count, duration, () => proto112, () => out.broken);
   } else {
-    await live(v.interface!, v.filter, v.write, handle, analyzer, summaryMode && !json, count, duration, () => proto112, finish, out);
+    await live(v.interface!, v.filter, v.write, handle, summaryMode && !json, count, duration, () => proto112, finish, out);
   }
 
   const view = finish();
@@ -344,7 +344,6 @@ async function live(
   filter: string | undefined,
   write: string | undefined,
   handle: (t: number, lt: number, d: Buffer) => boolean,
-  analyzer: Analyzer,
   refresh: boolean,
   count: number | undefined,
   duration: number | undefined,
@@ -408,5 +407,4 @@ async function live(
       redraw();
     }
   });
-  void analyzer;
 }

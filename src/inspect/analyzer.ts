@@ -245,7 +245,7 @@ export class Analyzer {
         if (src.ringHi[i] === f.ctrHi && src.ringLo[i] === f.ctrLo) {
           s.replays++;
           s.replayFrom.add(f.src);
-          break;
+          return; // a copy of an advert already counted: no new timing information
         }
       }
       const k = src.ringN++ % RING;
@@ -321,7 +321,7 @@ export class Analyzer {
     }
   }
 
-  view(now?: number): SummaryView {
+  view(): SummaryView {
     const vhids: VhidView[] = [];
     const keys = new Set<number>([...this.carp.keys(), ...this.vrrp.keys()]);
     let problems = 0;
@@ -330,7 +330,7 @@ export class Analyzer {
     for (const key of order) {
       for (const s of [this.carp.get(key), this.vrrp.get(key)]) {
         if (!s) continue;
-        const v = this.vhidView(s, now);
+        const v = this.vhidView(s);
         problems += v.problems.length;
         vhids.push(v);
       }
@@ -348,7 +348,7 @@ export class Analyzer {
     };
   }
 
-  private vhidView(s: VhidState, now?: number): VhidView {
+  private vhidView(s: VhidState): VhidView {
     const proto = s.protocol;
     const sources = [...s.sources.values()];
     const m = s.master;
@@ -430,7 +430,6 @@ export class Analyzer {
     const authTotal = s.authOk + s.authBad + s.authNone;
     const status =
       s.authBad && s.authOk ? "mixed" : s.authBad ? "bad" : s.authOk && s.authOk === authTotal ? "ok" : s.authOk ? "mixed" : "unverified";
-    void now;
     return {
       vhid: s.vhid,
       protocol: proto,
