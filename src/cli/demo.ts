@@ -155,7 +155,7 @@ export async function run(argv: string[]): Promise<number> {
     report = await scenario.run();
   } finally {
     if (timer) clearInterval(timer);
-    if (tty) process.stdout.write("\x1b[?25h\x1b[H\x1b[J" + log.join("\n") + "\n");
+    if (tty) process.stdout.write(`\x1b[?25h\x1b[H\x1b[J${renderTable(scenario.snapshot(), { color: true })}\n\n${log.join("\n")}\n`);
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     process.off("SIGHUP", onSignal);

@@ -4,8 +4,8 @@ import { existsSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 
 import { Lab, cleanupPrefix, listNamespaces, uniquePrefix, which } from "../../src/lab/index.js";
-import { AdvertCapture, measureTakeover } from "../../src/lab/capture.js";
-import { LabNode } from "../../src/lab/nodes.js";
+import { AdvertCapture, intervals, measureTakeover, parseTcpdumpLine } from "../../src/lab/capture.js";
+import { LabNode, findVhidState, oursAvailable, stateFromLogLine } from "../../src/lab/nodes.js";
 import { until } from "../../src/lab/sys.js";
 
 const labs: Lab[] = [];
@@ -181,5 +181,61 @@ describe.skipIf(!which("keepalived"))("keepalived in the lab", () => {
     expect(await until(() => h1.has(vip), 2000)).toBe(true);
     await n1.kill();
     expect(await until(() => n2.state === "MASTER" && h2.has(vip), 6000)).toBe(true);
+  });
+});
+
+describe.skipIf(!oursAvailable() || !which("tcpdump"))("our node in the lab", () => {
+  it("reports state through carp status, hands over on carp set, and stops cleanly", async () => {
+    const lab = newLab();
+    const h1 = lab.addHost("c1", { addrs: ["198.51.100.31/24"] });
+    const h2 = lab.addHost("c2", { addrs: ["198.51.100.32/24"] });
+    const obs = lab.addHost("obs", { addrs: ["198.51.100.2/24"] });
+    const cap = await AdvertCapture.start(obs);
+    const vip = "198.51.100.102";
+    const n1 = new LabNode("carp", h1, { vhid: 12, vip, advskew: 0, preempt: true });
+    const n2 = new LabNode("carp", h2, { vhid: 12, vip, advskew: 40, preempt: true });
+    await Promise.all([n1.start(), n2.start()]);
+    expect(await until(() => n1.refresh() === "MASTER" && n2.refresh() === "BACKUP", 8000)).toBe(true);
+    expect(findVhidState(n1.queryStatus(), 12)).toBe("MASTER");
+    expect(findVhidState(n1.queryStatus(), 13)).toBeNull();
+    expect(await until(async () => (await obs.resolve(vip)) === h1.mac, 3000)).toBe(true);
+    const t = Date.now();
+    n1.setAdvskew(200);
+    const ad = await cap.waitFor((a) => a.src === h1.addr && a.advskew === 200, 3000, t);
+    expect(ad.vhid).toBe(12);
+    await cap.waitFor((a) => a.src === h2.addr, 3000, t);
+    expect(await until(() => n2.refresh() === "MASTER" && n1.refresh() === "BACKUP", 3000)).toBe(true);
+    // The log-derived transitions agree with status.
+    expect(n2.transitions.map((x) => x.to)).toEqual(["INIT", "BACKUP", "MASTER"]);
+    await n2.stop();
+    expect(n2.state).toBe("STOPPED");
+    expect(n2.proc!.exitSignal ?? n2.proc!.exitCode).not.toBe("SIGKILL");
+    expect(() => new LabNode("ucarp", h1, { vhid: 1, vip }).setAdvskew(1)).toThrow(/cannot change advskew/);
+  });
+});
+
+describe("log and capture parsing", () => {
+  it("reads states from ucarp, keepalived and our JSON/text logs", () => {
+    expect(stateFromLogLine("ucarp", "2026-11-25T02:16:18.346019: [WARNING] Switching to state: MASTER")).toBe("MASTER");
+    expect(stateFromLogLine("keepalived", "Wed Nov 25 02:20:01 2026: (VI_1) Entering BACKUP STATE")).toBe("BACKUP");
+    expect(stateFromLogLine("keepalived", "(VI_1) Entering FAULT STATE")).toBe("INIT");
+    expect(stateFromLogLine("carp", '{"msg":"vhid 1@eth0: BACKUP -> MASTER (master timed out)","event":"transition","from":"BACKUP","to":"MASTER"}')).toBe("MASTER");
+    expect(stateFromLogLine("carp", "2026-11-25T02:30:00.123Z info vhid 1@eth0: INIT -> BACKUP (initialization complete)")).toBe("BACKUP");
+    expect(stateFromLogLine("carp", '{"msg":"MASTER on eth0 id 1","event":"status","state":"MASTER"}')).toBeNull();
+    expect(stateFromLogLine("ucarp", "[INFO] Spawning [/x/up.sh eth0 198.51.100.100]")).toBeNull();
+  });
+
+  it("parses tcpdump's CARP and VRRP lines and measures a takeover", () => {
+    const c = parseTcpdumpLine("1795572978.347701 IP 198.51.100.1 > 224.0.0.18: CARPv2-advertise 36: vhid=7 advbase=1 advskew=0 authlen=7 counter=11305899681063081389");
+    expect(c).toMatchObject({ src: "198.51.100.1", dst: "224.0.0.18", proto: "carp", vhid: 7, advbase: 1, advskew: 0 });
+    expect(c!.t).toBeCloseTo(1795572978347.701, 2);
+    const v = parseTcpdumpLine("1795572978.5 IP 198.51.100.21 > 224.0.0.18: VRRPv2, Advertisement, vrid 11, prio 254, authtype none, intvl 1s, length 20");
+    expect(v).toMatchObject({ proto: "vrrp", vhid: 11, prio: 254, advskew: 1, advbase: 1 });
+    expect(parseTcpdumpLine("1795572978.5 IP 198.51.100.1 > 198.51.100.2: UDP, length 6")).toBeNull();
+    const ad = (t: number, src: string) => ({ t, src, dst: "224.0.0.18", proto: "carp" as const, vhid: 1, advbase: 1, advskew: 0 });
+    const ads = [ad(0, "a"), ad(1000, "a"), ad(2000, "a"), ad(5200, "b"), ad(6200, "b")];
+    expect(measureTakeover(ads, 1, "b", 2500)).toMatchObject({ gapMs: 3200, lastOld: { t: 2000 }, firstNew: { t: 5200 } });
+    expect(measureTakeover(ads, 1, "c", 0)).toBeNull();
+    expect(intervals(ads, "a", 1)).toEqual([1000, 1000]);
   });
 });
