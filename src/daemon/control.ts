@@ -41,7 +41,7 @@ function alive(path: string): Promise<boolean> {
       s.destroy();
       resolve(true);
     });
-    s.once("error", () => resolve(false));
+    s.on("error", () => resolve(false));
   });
 }
 
@@ -68,7 +68,10 @@ export class ControlServer {
       this.clients.add(sock);
       sock.on("close", () => this.clients.delete(sock));
       sock.on("error", () => sock.destroy());
-      createInterface({ input: sock }).on("line", (line) => {
+      // readline re-emits socket errors: handle them here too, or a client hanging up kills the daemon.
+      const rl = createInterface({ input: sock });
+      rl.on("error", () => sock.destroy());
+      rl.on("line", (line) => {
         if (!line.trim()) return;
         const res = handle(this.node, line);
         if (!sock.destroyed) sock.write(JSON.stringify(res, replacer) + "\n");
@@ -110,13 +113,15 @@ export function controlRequest(path: string, req: ControlRequest, timeoutMs = 50
       sock.destroy();
       reject(new Error(`no answer from ${path} within ${timeoutMs} ms`));
     }, timeoutMs);
-    sock.once("error", (e: NodeJS.ErrnoException) => {
+    sock.on("error", (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       const why = e.code === "ENOENT" || e.code === "ECONNREFUSED" ? "no carp daemon listening" : e.code === "EACCES" ? "permission denied (the socket is 0600: run as the daemon's user)" : (e.code ?? e.message);
       reject(new Error(`--control ${path}: ${why}`));
     });
     sock.once("connect", () => sock.write(JSON.stringify(req) + "\n"));
-    createInterface({ input: sock }).once("line", (line) => {
+    const rl = createInterface({ input: sock });
+    rl.on("error", () => undefined); // the socket's own handler above reports it
+    rl.once("line", (line) => {
       clearTimeout(timer);
       sock.destroy();
       try {

@@ -1,7 +1,7 @@
 // `carp run` end to end: real daemons in network namespaces on one bridge, a third namespace as observer.
 // Independent scenarios run concurrently in separate labs. advbase 1, advskew 10/20 everywhere:
 // master-down of the advskew-20 backup is 3 s + 20/256 s = 3078 ms.
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
@@ -241,10 +241,36 @@ describe.skipIf(!canUseNetns()).concurrent("carp run, ours <-> ours", () => {
     // IPv4 and IPv6 adverts both go out (kernel semantics: one per family).
     expect(s.carpstats.opackets).toBeGreaterThan(0);
     expect(s.carpstats.opackets6).toBeGreaterThan(0);
+    expect(statSync(ctl(l, a)).mode & 0o777).toBe(0o600);
+
+    // A VIP removed behind our back while MASTER comes back.
+    a.exec("ip", ["addr", "del", "198.51.100.103/24", "dev", "eth0"]);
+    await na.waitJson((e) => e.event === "vipReadded" && e.address === "198.51.100.103", 3000, "VIP re-added");
+    expect(a.addresses()).toContain("198.51.100.103");
+
+    // Link down: INIT and VIPs released; link up: back to BACKUP, then MASTER (nobody else here).
+    const downAt = Date.now();
+    a.exec("ip", ["link", "set", "eth0", "down"]);
+    const init = await na.waitState("INIT", 3000, downAt);
+    expect(String(init.reason)).toMatch(/interface down/);
+    expect(await waitFor(() => !a.addresses().includes("198.51.100.103"), 2000)).toBe(true);
+    a.exec("ip", ["link", "set", "eth0", "up"]);
+    await na.waitState("BACKUP", 3000, downAt);
+    await na.waitState("MASTER", 6000, downAt);
   });
 });
 
 describe.skipIf(!canUseNetns())("carp run, bad input: one line naming the flag, exit 2", () => {
+  test("carp status / set without a daemon: one line, exit 1; bad set flags exit 2", () => {
+    const h = l!.hosts[0];
+    const st = h.carpSync(["status", "--control", join(tmp, "nobody.sock")]);
+    expect(st.code).toBe(1);
+    expect(st.stderr.trim().split("\n")).toEqual([expect.stringMatching(/--control .*nobody\.sock: no carp daemon listening/)]);
+    expect(h.carpSync(["set", "--vhid", "1", "--state", "sideways", "--control", join(tmp, "nobody.sock")]).code).toBe(2);
+    expect(h.carpSync(["set", "--vhid", "1", "--control", join(tmp, "nobody.sock")]).code).toBe(2);
+    expect(h.carpSync(["status", "--bogus"]).code).toBe(2);
+  });
+
   const l = canUseNetns() ? lab(1, "df") : null;
   const cases: Array<[string, string[], RegExp]> = [
     ["vhid", ["-v", "256"], /--vhid/],
