@@ -111,7 +111,9 @@ export async function run(argv: string[]): Promise<number> {
   const tty = !a.ci;
   const t0 = Date.now();
   const log: string[] = [];
+  let lastTable = "";
   const onEvent = (e: DemoEvent) => {
+    if (tty && e.kind === "result" && e.result.phase !== "cleanup") lastTable = renderTable(scenario.snapshot(), { color: true });
     const line = renderEvent(e, t0, { color: tty });
     if (tty) {
       log.push(line);
@@ -155,7 +157,8 @@ export async function run(argv: string[]): Promise<number> {
     report = await scenario.run();
   } finally {
     if (timer) clearInterval(timer);
-    if (tty) process.stdout.write(`\x1b[?25h\x1b[H\x1b[J${renderTable(scenario.snapshot(), { color: true })}\n\n${log.join("\n")}\n`);
+    // The table as it stood after the last phase (after cleanup every node is gone).
+    if (tty) process.stdout.write(`\x1b[?25h\x1b[H\x1b[J${lastTable}\n\n${log.join("\n")}\n`);
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     process.off("SIGHUP", onSignal);
