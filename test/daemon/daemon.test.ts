@@ -45,7 +45,7 @@ const neighMac = (h: LabHost, addr: string) => {
 
 /** Is `addr` reachable from `h`? A TCP connect to port 9: a refusal (RST) proves ARP and IP delivery. */
 function reach(h: LabHost, addr: string): boolean {
-  const code = `const s = require("net").connect(9, ${JSON.stringify(addr)});
+  const code = `const s = require("net").connect({ port: 9, host: ${JSON.stringify(addr)} });
     s.on("connect", () => process.exit(0));
     s.on("error", (e) => process.exit(e.code === "ECONNREFUSED" ? 0 : 1));
     setTimeout(() => process.exit(1), 1500);`;
@@ -220,6 +220,75 @@ describe.skipIf(!canUseNetns()).concurrent("carp run, ours <-> ours", () => {
     n2.kill("SIGUSR2");
     const down = await n2.waitState("BACKUP", 2000, before);
     expect(String(down.reason)).toBe("user requested");
+  });
+
+  test("IPv6-only vhid (freebsd semantics): v6 adverts, failover, unsolicited NA moves the neighbour entry", async () => {
+    const l = lab(3, "dg");
+    const [a, b, obs] = l.hosts;
+    const V6 = "2001:db8:100::200";
+    const v6node = (h: LabHost, skew: number) =>
+      h.carp(["run", "-i", "eth0", "-v", "5", "-p", "pw6", "-a", `${V6}/64`, "-k", String(skew), "--semantics", "freebsd", "--log-format", "json", "--control", ctl(l, h)]);
+    const na = v6node(a, 10);
+    await na.waitState("MASTER", 8000);
+    const nb = v6node(b, 20);
+    await nb.waitState("BACKUP", 3000);
+    await sleep(1500);
+    const sb = status(l, b);
+    expect(sb.vhids[0].lastMaster).toMatchObject({ family: 6, advskew: 10 });
+    expect(sb.carpstats.ipackets6).toBeGreaterThan(0);
+    expect(sb.carpstats.badauth).toBe(0);
+    expect(status(l, a).carpstats.opackets).toBe(0); // no IPv4 address, no IPv4 adverts
+    expect(reach(obs, V6)).toBe(true);
+    expect(neighMac(obs, V6)).toBe(mac(a));
+    const killed = Date.now();
+    na.kill("SIGKILL");
+    const t = await nb.waitState("MASTER", 6000, killed);
+    expect((t.ts as number) - (t.lastMasterAt as number)).toBeLessThanOrEqual(MASTER_DOWN_20 + 50);
+    expect(await waitFor(() => neighMac(obs, V6) === mac(b), 3000)).toBe(true);
+  });
+
+  test("--no-manage-vip: ucarp-style scripts own the VIP; SIGUSR2 steps down and runs the downscript", async () => {
+    const l = lab(1, "dh");
+    const [a] = l.hosts;
+    const up = join(tmp, `${l.tag}-up.sh`);
+    const down = join(tmp, `${l.tag}-down.sh`);
+    writeFileSync(up, `#!/bin/sh\nip addr add "$2"/32 dev "$1"\n`);
+    writeFileSync(down, `#!/bin/sh\nip addr del "$2"/32 dev "$1"\n`);
+    chmodSync(up, 0o755);
+    chmodSync(down, 0o755);
+    const na = node(l, a, 10, ["--no-manage-vip", "-n", "-u", up, "-d", down]);
+    await na.waitState("MASTER", 8000);
+    await na.waitJson((e) => e.event === "hook" && e.to === "MASTER" && e.code === 0, 3000, "upscript");
+    expect(a.addresses()).toContain(VIP);
+    expect(na.json().some((e) => e.event === "vip")).toBe(false);
+    expect(status(l, a).vhids[0].manageVip).toBe(false);
+    const before = Date.now();
+    na.kill("SIGUSR2");
+    await na.waitState("BACKUP", 2000, before);
+    await na.waitJson((e) => e.event === "hook" && e.to === "BACKUP" && e.code === 0, 3000, "downscript");
+    expect(a.addresses()).not.toContain(VIP);
+  });
+
+  test("library: CarpNode embedded in a Node program emits transitions", async () => {
+    const l = lab(1, "di");
+    const [a] = l.hosts;
+    const code = `
+      import { CarpNode, loadConfigFromArgv } from ${JSON.stringify(join(REPO, "dist/index.js"))};
+      const c = loadConfigFromArgv(["-i", "eth0", "-v", "4", "-p", "lib", "-a", "198.51.100.104", "--control", ${JSON.stringify(join(tmp, `${l.tag}-lib.sock`))}]);
+      if (!c.ok || c.value.help) { console.error(c.error); process.exit(2); }
+      const node = new CarpNode(c.value, { logSink: () => {} });
+      node.on("transition", (t) => {
+        console.log(JSON.stringify({ event: "transition", ts: t.ts, from: t.from, to: t.to, vhid: t.vhid }));
+        if (t.to === "MASTER") setTimeout(() => node.stop(), 200);
+      });
+      node.on("stopped", () => console.log(JSON.stringify({ event: "stopped", status: node.status().vhids.length })));
+      await node.start();`;
+    const p = a.spawn(process.execPath, ["--input-type=module", "-e", code]);
+    await p.waitState("MASTER", 8000);
+    await p.waitJson((e) => e.event === "stopped", 3000, "stopped");
+    expect((await p.exited).code).toBe(0);
+    expect(p.transitions().map((t) => t.to)).toEqual(["BACKUP", "MASTER", "INIT"]);
+    expect(a.addresses()).not.toContain("198.51.100.104");
   });
 
   test("SIGHUP reloads the YAML config without dropping MASTER", async () => {
