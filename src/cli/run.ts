@@ -2,20 +2,26 @@
 // see UCARP_USAGE in src/daemon/config-ucarp.ts. Signals: SIGUSR1 logs status, SIGUSR2 forces BACKUP,
 // SIGTERM/SIGINT stop gracefully (bow-out, VIPs removed, -z downscript, exit 0), SIGHUP reloads.
 import { spawn } from "node:child_process";
-import { loadConfigFromArgv, UCARP_USAGE } from "../daemon/config-ucarp.js";
+import { loadConfigFromArgv, parseUcarpArgv, UCARP_USAGE } from "../daemon/config-ucarp.js";
 import type { Config } from "../daemon/config.js";
-import { ControlServer } from "../daemon/control.js";
+import { ControlServer, defaultControlFor } from "../daemon/control.js";
 import { CarpNode, CarpNodeError } from "../daemon/node.js";
 import { RuntimeError, UsageError } from "./errors.js";
 
 export const summary = "run the CARP daemon (ucarp-compatible options; --config/--rc-conf for many vhids)";
 
-function load(argv: string[]): Config | null {
+function load(argv: string[], quiet = false): Config | null {
   const r = loadConfigFromArgv(argv);
   if (!r.ok) throw new UsageError(r.error);
-  for (const w of r.warnings) process.stderr.write(`carp: warning: ${w}\n`);
+  if (!quiet) for (const w of r.warnings) process.stderr.write(`carp: warning: ${w}\n`);
   if (r.value.help) return null;
   const { help: _h, ...cfg } = r.value;
+  // A ucarp-style command line (no --control, no config file) gets a socket of its own, so several
+  // single-vhid processes can run side by side exactly as several ucarps do: /run/carp/<if>-<vhid>.sock.
+  const p = parseUcarpArgv(argv);
+  if (p.ok && p.value.global.control === undefined && p.value.configFile === undefined && p.value.rcConfFile === undefined && cfg.vhids.length === 1) {
+    cfg.control = defaultControlFor(cfg.vhids[0].interface, cfg.vhids[0].vhid);
+  }
   return cfg;
 }
 
@@ -77,7 +83,7 @@ export async function run(argv: string[]): Promise<number> {
     process.on("SIGHUP", () => {
       let next: Config | null;
       try {
-        next = load(argv);
+        next = load(argv, true);
       } catch (e) {
         node.log.error(`SIGHUP: configuration not reloaded: ${(e as Error).message}`);
         return;

@@ -1,10 +1,9 @@
 // `carp set --vhid N [--interface IF] --advskew N | --advbase N | --state master|backup | --preempt on|off
 // | --demote ±N [--control PATH]`: changes a running vhid at once (like `ifconfig carp0 advskew 30`).
 import { controlRequest } from "../daemon/control.js";
-import { DEFAULTS } from "../daemon/config.js";
 import type { SetRequest, VhidReport } from "../daemon/node.js";
 import { RuntimeError, UsageError } from "./errors.js";
-import { formatVhid, parseFlags } from "./status.js";
+import { collectStatus, formatVhid, parseFlags } from "./status.js";
 
 export const summary = "change advskew, advbase, state, preempt or demotion of a running vhid";
 
@@ -14,7 +13,7 @@ const USAGE = `usage: carp set --vhid N [--interface IF] [--control PATH] <chang
   --state master|backup   force the state (like ifconfig ... state master)
   --preempt on|off        take over from slower masters
   --demote +N|-N          add to the vhid's demotion (advertised skew goes up with it)
-  --control PATH          the daemon's control socket (default ${DEFAULTS.control})
+  --control PATH          the daemon's control socket (default: the daemon in /run/carp that has the vhid)
 `;
 
 function int(flag: string, v: string, signed = false): number {
@@ -50,7 +49,16 @@ export async function run(argv: string[]): Promise<number> {
   if (Object.keys(req).filter((k) => k !== "vhid" && k !== "interface").length === 0) {
     throw new UsageError("nothing to change: give --advskew, --advbase, --state, --preempt or --demote");
   }
-  const path = get("control") ?? DEFAULTS.control;
+  // Without --control: the daemon (socket in /run/carp) that runs this vhid.
+  let path = get("control");
+  if (path === undefined) {
+    const { status } = await collectStatus(undefined);
+    const hits = status.vhids.filter((v) => v.vhid === vhid && (req.interface === undefined || v.interface === req.interface));
+    if (hits.length === 0) throw new UsageError(`--vhid: no running daemon has vhid ${vhid}${req.interface ? ` on ${req.interface}` : ""}`);
+    const sockets = [...new Set(hits.map((h) => (h as VhidReport & { control: string }).control))];
+    if (sockets.length > 1) throw new UsageError(`--vhid: vhid ${vhid} runs in several daemons (${sockets.join(", ")}); add --interface or --control`);
+    path = sockets[0];
+  }
   let res;
   try {
     res = await controlRequest(path, { op: "set", ...req });

@@ -1,5 +1,5 @@
 // `carp status [--json] [--control PATH]`: asks the running daemon over its control socket.
-import { controlRequest } from "../daemon/control.js";
+import { CONTROL_DIR, controlRequest, listControlSockets } from "../daemon/control.js";
 import { DEFAULTS } from "../daemon/config.js";
 import type { NodeStatus, VhidReport } from "../daemon/node.js";
 import { RuntimeError, UsageError } from "./errors.js";
@@ -8,7 +8,8 @@ export const summary = "show each vhid's state, reason, timers and counters from
 
 const USAGE = `usage: carp status [--json] [--control PATH]
   --json          machine-readable output (the daemon's status object)
-  --control PATH  the daemon's control socket (default ${DEFAULTS.control})
+  --control PATH  one daemon's control socket; default: every socket in ${CONTROL_DIR}
+                  (${DEFAULTS.control} for config files, ${CONTROL_DIR}/<if>-<vhid>.sock for ucarp-style runs)
 `;
 
 /** Parses --flag value / --flag=value; returns the flags map or throws UsageError. */
@@ -49,8 +50,41 @@ export function formatVhid(v: VhidReport): string {
 
 export function formatStatus(s: NodeStatus): string {
   const parts = s.vhids.map(formatVhid);
-  parts.push(`carpstats (pid ${s.pid}, global demotion ${s.globalDemotion}): ${Object.entries(s.carpstats).map(([k, n]) => `${k} ${n}`).join(", ")}`);
+  const pids = (s as NodeStatus & { pids?: number[] }).pids ?? [s.pid];
+  parts.push(`carpstats (pid ${pids.join(", ")}, global demotion ${s.globalDemotion}): ${Object.entries(s.carpstats).map(([k, n]) => `${k} ${n}`).join(", ")}`);
   return parts.join("\n") + "\n";
+}
+
+/** Asks one daemon (--control) or every daemon with a socket in /run/carp; merged into one status. */
+export async function collectStatus(control: string | undefined): Promise<{ status: NodeStatus; sockets: string[] }> {
+  const paths = control !== undefined ? [control] : listControlSockets();
+  if (paths.length === 0) throw new RuntimeError(`no carp daemon found (no socket in ${CONTROL_DIR}); use --control PATH`);
+  const answers: Array<{ path: string; status: NodeStatus }> = [];
+  const errors: string[] = [];
+  for (const path of paths) {
+    try {
+      const res = await controlRequest(path, { op: "status" });
+      if (res.ok) answers.push({ path, status: res.status as NodeStatus });
+      else errors.push(`${path}: ${res.error}`);
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  }
+  // With --control the one daemon must answer; when scanning, stale sockets of dead daemons are skipped.
+  if (answers.length === 0 || (control !== undefined && errors.length)) throw new RuntimeError(errors[0] ?? "no answer");
+  const first = answers[0].status;
+  const carpstats = { ...first.carpstats };
+  for (const a of answers.slice(1)) for (const [k, v] of Object.entries(a.status.carpstats)) carpstats[k as keyof typeof carpstats] += v;
+  const status: NodeStatus & { pids: number[]; sockets: string[] } = {
+    pid: first.pid,
+    pids: answers.map((a) => a.status.pid),
+    sockets: answers.map((a) => a.path),
+    startedAt: Math.min(...answers.map((a) => a.status.startedAt)),
+    globalDemotion: Math.max(...answers.map((a) => a.status.globalDemotion)),
+    carpstats,
+    vhids: answers.flatMap((a) => a.status.vhids.map((v) => ({ ...v, control: a.path }))),
+  };
+  return { status, sockets: status.sockets };
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -59,15 +93,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const path = (f.get("control") as string | undefined) ?? DEFAULTS.control;
-  let res;
-  try {
-    res = await controlRequest(path, { op: "status" });
-  } catch (e) {
-    throw new RuntimeError((e as Error).message);
-  }
-  if (!res.ok) throw new RuntimeError(res.error);
-  const st = res.status as NodeStatus;
-  process.stdout.write(f.has("json") ? JSON.stringify(st, null, 2) + "\n" : formatStatus(st));
+  const { status } = await collectStatus(f.get("control") as string | undefined);
+  process.stdout.write(f.has("json") ? JSON.stringify(status, null, 2) + "\n" : formatStatus(status));
   return 0;
 }

@@ -3,9 +3,9 @@
 //   {"op":"status"}                                  -> {"ok":true,"status":NodeStatus}
 //   {"op":"set","vhid":1,"advskew":30}               -> {"ok":true,"vhid":VhidReport}
 //   anything wrong                                   -> {"ok":false,"error":"--advskew: …"}
-import { chmodSync, mkdirSync, unlinkSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, unlinkSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { CarpNodeError, type CarpNode, type SetRequest } from "./node.js";
 
@@ -131,4 +131,24 @@ export function controlRequest(path: string, req: ControlRequest, timeoutMs = 50
       }
     });
   });
+}
+
+/** Where daemons put their sockets by default: /run/carp/carp.sock (config files) or /run/carp/<if>-<vhid>.sock. */
+export const CONTROL_DIR = "/run/carp";
+
+/** The default socket of a ucarp-style command-line run (one vhid per process, like ucarp). */
+export function defaultControlFor(ifname: string, vhid: number): string {
+  return join(CONTROL_DIR, `${ifname}-${vhid}.sock`);
+}
+
+/** Every *.sock in `dir` (the candidates for `carp status` / `carp set` without --control). */
+export function listControlSockets(dir = CONTROL_DIR): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((f) => f.endsWith(".sock"))
+      .sort()
+      .map((f) => join(dir, f));
+  } catch {
+    return [];
+  }
 }

@@ -291,6 +291,30 @@ describe.skipIf(!canUseNetns()).concurrent("carp run, ours <-> ours", () => {
     expect(a.addresses()).not.toContain("198.51.100.104");
   });
 
+  test("two ucarp-style processes on one host: own default sockets, status/set find them, VIPs left alone", async () => {
+    const l = lab(1, "dj");
+    const [a] = l.hosts;
+    const one = (vhid: number) =>
+      a.carp(["run", "-i", "eth0", "-s", a.ip4, "-v", String(vhid), "-p", "pw", "-a", `198.51.100.${vhid}`, "--log-format", "json"]);
+    const n1 = one(201);
+    await n1.waitState("MASTER", 8000);
+    expect(existsSync("/run/carp/eth0-201.sock")).toBe(true);
+    const n2 = one(202);
+    await n2.waitState("MASTER", 8000);
+    expect(n2.json().some((e) => e.event === "staleVip")).toBe(false);
+    expect(a.addresses()).toEqual(expect.arrayContaining(["198.51.100.201", "198.51.100.202"]));
+    const st = JSON.parse(a.carpSync(["status", "--json"]).stdout) as { vhids: Array<{ vhid: number; state: string; control: string }> };
+    const mine = st.vhids.filter((v) => v.vhid === 201 || v.vhid === 202).map((v) => [v.vhid, v.state, v.control]);
+    expect(mine).toEqual(expect.arrayContaining([[201, "MASTER", "/run/carp/eth0-201.sock"], [202, "MASTER", "/run/carp/eth0-202.sock"]]));
+    const set = a.carpSync(["set", "--vhid", "202", "--advskew", "7"]);
+    expect(set.code).toBe(0);
+    expect(set.stdout).toMatch(/advskew 7/);
+    n1.kill("SIGTERM");
+    n2.kill("SIGTERM");
+    await Promise.all([n1.exited, n2.exited]);
+    expect(existsSync("/run/carp/eth0-201.sock")).toBe(false);
+  });
+
   test("SIGHUP reloads the YAML config without dropping MASTER", async () => {
     const l = lab(1, "de");
     const [a] = l.hosts;
