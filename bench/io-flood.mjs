@@ -89,10 +89,11 @@ async function receiver(kind, root, family) {
       lastAt = performance.now();
     });
     close = () => c.close();
-  } else if (kind === "ours-native") {
-    // Diagnostic only (--only ours-native): the addon without the TS wrapper's per-packet objects.
+  } else if (kind === "ours-native" || kind === "ours-native-ring") {
+    // Diagnostic only (--only ours-native[-ring]): the addon without the TS wrapper.
     const io = require(join(root, "build/Release/carp_io.node"));
-    const s = new io.RawSocket("eth0", family, family === 4 ? "224.0.0.18" : "ff02::12", 255, -1, RCVBUF);
+    const ring = kind === "ours-native-ring" ? RCVBUF : 0;
+    const s = new io.RawSocket("eth0", family, family === 4 ? "224.0.0.18" : "ff02::12", 255, -1, RCVBUF, ring);
     s.onpackets = (data, meta, n) => {
       count += n;
       bytes += data.length;

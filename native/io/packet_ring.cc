@@ -95,6 +95,10 @@ bool PacketRing::Next(RingPacket* out) {
   auto* h = reinterpret_cast<tpacket2_hdr*>(map_ + size_t(head_) * kFrameSize);
   uint32_t status = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
   if (!(status & TP_STATUS_USER)) return false;
+  // The frames were written by another CPU: start fetching the next ones' headers and data.
+  const uint8_t* ahead = map_ + size_t(head_ + 2 < frameNr_ ? head_ + 2 : head_ + 2 - frameNr_) * kFrameSize;
+  __builtin_prefetch(ahead);
+  __builtin_prefetch(ahead + 64);
   const auto* sll = reinterpret_cast<const sockaddr_ll*>(reinterpret_cast<const uint8_t*>(h) +
                                                           TPACKET_ALIGN(sizeof(tpacket2_hdr)));
   out->ip = reinterpret_cast<const uint8_t*>(h) + h->tp_net;

@@ -4,7 +4,10 @@
 // Send: sendmsg to the group or a unicast peer, optionally choosing the source address (PKTINFO).
 // Ring mode (ringBytes > 0): receive through an AF_PACKET TPACKET_V2 ring instead (packet_ring.h),
 // same records, up to kRingBatch packets per JS call; the raw socket stays for sending and for the
-// group membership (so the NIC accepts the group) but gets a drop-all filter.
+// group membership (so the NIC accepts the group) but gets a drop-all filter. Ring batches are
+// staged in memory this socket reuses and lent to JS for the call only: onpackets(data, meta,
+// count, true) gets Buffers whose ArrayBuffers are detached when it returns (a kept view reads as
+// empty, never as stale or freed memory), so a flood costs no allocation or page fault per batch.
 #include <napi.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -14,6 +17,7 @@
 #include <netpacket/packet.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <memory>
 #include <vector>
 #include "io.h"
 #include "io_common.h"
@@ -29,6 +33,7 @@ constexpr size_t kSlot = 2048;     // bytes per datagram; CARP/VRRP adverts are 
 constexpr size_t kCtl = 256;       // ancillary data per datagram
 constexpr size_t kMeta = 64;       // bytes per metadata record
 constexpr int kRingBatch = 1024;   // ring mode: packets per JS call
+constexpr size_t kStage = 256 * 1024;  // ring mode: payload staging bytes per JS call
 
 // Metadata record (little endian):
 //   0 u32 offset of the IP payload in the data buffer   4 u32 payload length
@@ -202,7 +207,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
     msgs_.resize(kBatch);
     out_.reserve(kBatch * 128);
     meta_.resize((ring_ ? kRingBatch : kBatch) * kMeta);
-    if (ring_) out_.reserve(kRingBatch * 128);
+    if (ring_) stage_.reset(new uint8_t[kStage]);
   }
 
   void CloseFd() {
@@ -267,25 +272,29 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
 
   void DrainRing(Napi::Env env, Napi::Object obj) {
     for (int round = 0; round < kMaxBatches && fd_ >= 0; round++) {
-      out_.clear();
+      stageLen_ = 0;
       int count = 0;
       RingPacket p;
-      while (count < kRingBatch && ring_buf_.Next(&p)) {
+      // Stop while a whole frame's payload still fits the staging area.
+      while (count < kRingBatch && kStage - stageLen_ >= PacketRing::kFrameSize && ring_buf_.Next(&p)) {
         if (PackRing(p, &meta_[count * kMeta])) count++;
         ring_buf_.Release();
       }
       if (count == 0) return;
       received_ += count;
-      Napi::Buffer<uint8_t> data = Napi::Buffer<uint8_t>::Copy(env, out_.data(), out_.size());
-      Napi::Buffer<uint8_t> meta = Napi::Buffer<uint8_t>::Copy(env, meta_.data(), count * kMeta);
-      CallJs(env, obj, "onpackets", {data, meta, Napi::Number::New(env, count)});
-      if (count < kRingBatch) return;
+      // Lent, not copied: external Buffers over the staging memory, detached after the call.
+      Napi::Buffer<uint8_t> data = Napi::Buffer<uint8_t>::New(env, stage_.get(), stageLen_);
+      Napi::Buffer<uint8_t> meta = Napi::Buffer<uint8_t>::New(env, meta_.data(), count * kMeta);
+      CallJs(env, obj, "onpackets", {data, meta, Napi::Number::New(env, count), Napi::Boolean::New(env, true)});
+      data.ArrayBuffer().Detach();
+      meta.ArrayBuffer().Detach();
+      if (count < kRingBatch && kStage - stageLen_ >= PacketRing::kFrameSize) return;
     }
   }
 
   // Checks one ring datagram as the IP layer would for a raw socket (this interface, addressed to
   // this host, whole header, IPv4 header checksum, not a fragment, protocol 112 after any IPv6
-  // extension headers), then appends its payload to out_ and fills its record. False: skipped.
+  // extension headers), then appends its payload to stage_ and fills its record. False: skipped.
   bool PackRing(const RingPacket& p, uint8_t* rec) {
     if (p.ifindex != ifindex_ || p.pktType == PACKET_OTHERHOST || p.pktType == PACKET_OUTGOING) {
       filtered_++;  // e.g. a VLAN sub-interface's traffic seen on its parent
@@ -325,9 +334,10 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
       std::memcpy(rec + 32, ip + 8, 16);
       std::memcpy(rec + 48, ip + 24, 16);
     }
-    uint32_t o = static_cast<uint32_t>(out_.size());
+    uint32_t o = static_cast<uint32_t>(stageLen_);
     uint32_t l = static_cast<uint32_t>(len - off);
-    out_.insert(out_.end(), ip + off, ip + len);
+    std::memcpy(stage_.get() + stageLen_, ip + off, l);  // l < kFrameSize: the caller checked room
+    stageLen_ += l;
     std::memcpy(rec + 0, &o, 4);
     std::memcpy(rec + 4, &l, 4);
     std::memcpy(rec + 8, &ttl, 4);
@@ -541,6 +551,8 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
   bool ring_ = false;
   PacketRing ring_buf_;
   std::vector<uint8_t> data_, ctl_, out_, meta_;
+  std::unique_ptr<uint8_t[]> stage_;
+  size_t stageLen_ = 0;
   std::vector<sockaddr_storage> names_;
   std::vector<iovec> iov_;
   std::vector<mmsghdr> msgs_;

@@ -79,7 +79,8 @@ export interface CarpSocketStats {
 }
 
 interface NativeRawSocket {
-  onpackets?: (data: Buffer, meta: Buffer, count: number) => void;
+  /** lent: ring mode, the buffers are detached (read as empty) once this returns. */
+  onpackets?: (data: Buffer, meta: Buffer, count: number, lent?: boolean) => void;
   send(payload: Buffer, dst?: string, src?: string): number;
   close(): void;
   setRef(on: boolean): void;
@@ -187,21 +188,26 @@ function sameWords(w: Uint32Array, a: number, b: number): boolean {
  * One received batch as it came from the addon: a data buffer and packed records, with per-packet
  * accessors that build nothing (payload(i) is a view, src/dst format text on demand). get(i) and the
  * iterator give ReceivedPacket objects; toArray() the same list the "packets" event carries.
- * Valid indefinitely (the buffers are the batch's own copies).
+ * In ring mode the batch is lent (`lent` true): its buffers are the socket's reused staging memory
+ * and are detached when the handler returns, so read what you need in the handler, or keep
+ * copy() (or toArray() objects whose data you copy). Views kept past the handler read as empty.
  */
 export class PacketBatch implements Iterable<ReceivedPacket> {
   readonly length: number;
   readonly data: Buffer;
   readonly meta: Buffer;
+  /** Only valid during the event handler (ring mode). */
+  readonly lent: boolean;
   readonly #u32: Uint32Array | null;
   readonly #i32: Int32Array | null;
   readonly #f64: Float64Array | null;
 
-  constructor(data: Buffer, meta: Buffer, count: number) {
+  constructor(data: Buffer, meta: Buffer, count: number, lent = false) {
     if (meta.length < count * META) throw new RangeError(`batch of ${count} needs ${count * META} metadata bytes, got ${meta.length}`);
     this.data = data;
     this.meta = meta;
     this.length = count;
+    this.lent = lent;
     const aligned = meta.byteOffset % 8 === 0;
     this.#u32 = aligned ? new Uint32Array(meta.buffer, meta.byteOffset, (count * META) / 4) : null;
     this.#i32 = aligned ? new Int32Array(meta.buffer, meta.byteOffset, (count * META) / 4) : null;
@@ -268,8 +274,18 @@ export class PacketBatch implements Iterable<ReceivedPacket> {
     };
   }
 
+  /** The packets as objects; their data views share this batch's data (copy() first to keep a lent batch's). */
   toArray(): ReceivedPacket[] {
     return unpackBatch(this.data, this.meta, this.length);
+  }
+
+  /** A batch with its own copies of the buffers, valid indefinitely. */
+  copy(): PacketBatch {
+    const data = Buffer.alloc(this.data.length);
+    this.data.copy(data);
+    const meta = Buffer.alloc(this.length * META); // offset 0: 8-aligned for the typed views
+    this.meta.copy(meta, 0, 0, this.length * META);
+    return new PacketBatch(data, meta, this.length);
   }
 
   *[Symbol.iterator](): Iterator<ReceivedPacket> {
@@ -314,9 +330,10 @@ export class CarpSocket extends EventEmitter<CarpSocketEvents> {
     // The callback lives on the native object, not in a native persistent reference. While open and
     // ref'd the native side holds itself (like node's own handles); once unref'd, an unreachable
     // socket is finalized by the GC, which closes the fd and the poll handle.
-    native.onpackets = (data, meta, count) => {
-      if (this.listenerCount("batch") > 0) this.emit("batch", new PacketBatch(data, meta, count));
-      if (this.listenerCount("packets") > 0) this.emit("packets", unpackBatch(data, meta, count));
+    native.onpackets = (data, meta, count, lent = false) => {
+      if (this.listenerCount("batch") > 0) this.emit("batch", new PacketBatch(data, meta, count, lent));
+      // Packet objects outlive the call: give them their own copy of lent data.
+      if (this.listenerCount("packets") > 0) this.emit("packets", unpackBatch(lent ? Buffer.from(data) : data, meta, count));
     };
     this.#native = native;
     this.ifindex = native.ifindex;
