@@ -313,6 +313,29 @@ describe.skipIf(!canUseNetns()).concurrent("carp run, ours <-> ours", () => {
     n2.kill("SIGTERM");
     await Promise.all([n1.exited, n2.exited]);
     expect(existsSync("/run/carp/eth0-201.sock")).toBe(false);
+    for (const v of [201, 202]) rmSync(`/run/carp/eth0-${v}.sock.vips.json`, { force: true });
+  });
+
+  test("unicast peers (--peer/--peer6), v4+v6 VIP set: both families authenticate, master-down failover", async () => {
+    const l = lab(2, "dk");
+    const [a, b] = l.hosts;
+    const uni = (h: LabHost, peer: LabHost, skew: number) =>
+      h.carp(["run", "-i", "eth0", "-s", h.ip4, "--srcip6", h.ip6, "-v", "6", "-p", "uni", "-a", "198.51.100.106/24", "-a", "2001:db8:100::106/64",
+        "-k", String(skew), "--semantics", "freebsd", "--peer", peer.ip4, "--peer6", peer.ip6, "--log-format", "json", "--control", ctl(l, h)]);
+    const na = uni(a, b, 10);
+    await na.waitState("MASTER", 8000);
+    const nb = uni(b, a, 20);
+    await nb.waitState("BACKUP", 3000);
+    await sleep(1500);
+    const sb = status(l, b);
+    expect(sb.carpstats.ipackets).toBeGreaterThan(0);
+    expect(sb.carpstats.ipackets6).toBeGreaterThan(0);
+    expect(sb.carpstats.badauth + sb.carpstats.badttl).toBe(0);
+    expect(sb.vhids[0].state).toBe("BACKUP");
+    const killed = Date.now();
+    na.kill("SIGKILL");
+    await nb.waitState("MASTER", 6000, killed);
+    expect(await waitFor(() => b.addresses().includes("2001:db8:100::106"), 2000)).toBe(true);
   });
 
   test("SIGHUP reloads the YAML config without dropping MASTER", async () => {
