@@ -50,6 +50,8 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError("carp run needs root (or CAP_NET_RAW and CAP_NET_ADMIN with CARP_SKIP_ROOT_CHECK=1)");
   }
 
+  // Logs go to stdout; a reader that went away (EPIPE) must not take the daemon down with it.
+  process.stdout.on("error", () => undefined);
   const node = new CarpNode(cfg);
   const control = new ControlServer(cfg.control, node);
   try {
