@@ -338,6 +338,26 @@ describe.skipIf(!canUseNetns()).concurrent("carp run, ours <-> ours", () => {
     expect(await waitFor(() => b.addresses().includes("2001:db8:100::106"), 2000)).toBe(true);
   });
 
+  test("scripts run after the VIP is in place and never hold up adverts; -B daemonizes", async () => {
+    const l = lab(1, "dl");
+    const [a] = l.hosts;
+    const up = join(tmp, `${l.tag}-up.sh`);
+    const log = join(tmp, `${l.tag}-up.log`);
+    // The upscript records whether the VIP is already configured, then blocks for 2 s.
+    writeFileSync(up, `#!/bin/sh\nif ip -o addr show dev "$1" | grep -q " $2/"; then echo present >> ${log}; else echo missing >> ${log}; fi\nsleep 2\n`);
+    chmodSync(up, 0o755);
+    const r = a.carpSync(["run", "-B", "-i", "eth0", "-s", a.ip4, "-v", "8", "-p", "pw", "-a", "198.51.100.108/24", "-u", up, "--control", ctl(l, a)]);
+    expect(r.code).toBe(0); // returned at once, the daemon runs on in the background
+    expect(await waitFor(() => existsSync(log), 8000)).toBe(true);
+    const t0 = status(l, a).carpstats.opackets;
+    await sleep(1500); // the script is still sleeping: adverts go on regardless (advbase 1)
+    expect(status(l, a).carpstats.opackets).toBeGreaterThanOrEqual(t0 + 1);
+    expect(readFileSync(log, "utf8").trim()).toBe("present");
+    const pid = (JSON.parse(a.carpSync(["status", "--json", "--control", ctl(l, a)]).stdout) as { pid: number }).pid;
+    process.kill(pid, "SIGTERM");
+    expect(await waitFor(() => !a.addresses().includes("198.51.100.108"), 3000)).toBe(true);
+  });
+
   test("SIGHUP reloads the YAML config without dropping MASTER", async () => {
     const l = lab(1, "de");
     const [a] = l.hosts;
