@@ -40,6 +40,10 @@ class Source {
   macs = new Set<string>();
   adverts = 0;
   trusted = 0; // adverts that did not fail authentication
+  // Welford over this source's inter-advert gaps in its current run (the master's are the vhid's interval)
+  n = 0;
+  mean = 0;
+  m2 = 0;
   first: number;
   last = -Infinity;
   prev = -Infinity; // time of the advert before `last`
@@ -68,10 +72,6 @@ class VhidState {
   masterSince = 0;
   transitions: { time: number; from: string; to: string }[] = [];
   nTransitions = 0;
-  // Welford over the master's inter-advert gaps
-  n = 0;
-  mean = 0;
-  m2 = 0;
   authOk = 0;
   authBad = 0;
   authNone = 0;
@@ -288,26 +288,27 @@ export class Analyzer {
     }
     if (!trusted) return;
 
-    const m = s.master;
-    if (m === src) {
+    // Interval statistics per source and run: a gap longer than 3 intervals starts a new run.
+    if (src.runStart === t) {
+      src.n = 0;
+      src.mean = 0;
+      src.m2 = 0;
+    } else if (src.prev > -Infinity && t > src.prev) {
       const dt = t - src.prev;
-      if (src.prev > -Infinity && dt > 0 && dt < 3 * interval + 0.5) {
-        s.n++;
-        const d = dt - s.mean;
-        s.mean += d / s.n;
-        s.m2 += d * (dt - s.mean);
-      }
-    } else if (m === null) {
+      src.n++;
+      const d = dt - src.mean;
+      src.mean += d / src.n;
+      src.m2 += d * (dt - src.mean);
+    }
+    const m = s.master;
+    if (m === null) {
       s.master = src;
       s.masterSince = t;
-    } else if (m.bowedOut || t - m.last > 1.5 * m.interval(f.protocol) + 0.05) {
+    } else if (m !== src && (m.bowedOut || t - m.last > 1.5 * m.interval(f.protocol) + 0.05)) {
       s.nTransitions++;
       if (s.transitions.length < 100) s.transitions.push({ time: src.runStart, from: m.ip, to: src.ip });
       s.master = src;
       s.masterSince = src.runStart;
-      s.n = 0;
-      s.mean = 0;
-      s.m2 = 0;
     }
   }
 
@@ -426,7 +427,7 @@ export class Analyzer {
         };
       }
     }
-    const sd = s.n > 1 ? Math.sqrt(s.m2 / (s.n - 1)) : null;
+    const sd = m && m.n > 1 ? Math.sqrt(m.m2 / (m.n - 1)) : null;
     const authTotal = s.authOk + s.authBad + s.authNone;
     const status =
       s.authBad && s.authOk ? "mixed" : s.authBad ? "bad" : s.authOk && s.authOk === authTotal ? "ok" : s.authOk ? "mixed" : "unverified";
@@ -445,9 +446,9 @@ export class Analyzer {
       demote: m && proto === "carp" ? m.demote : null,
       interval: {
         expected_s: m ? round6(m.interval(proto)) : null,
-        mean_s: s.n ? round6(s.mean) : null,
+        mean_s: m && m.n ? round6(m.mean) : null,
         jitter_s: sd === null ? null : round6(sd),
-        samples: s.n,
+        samples: m ? m.n : 0,
       },
       transitions: s.nTransitions,
       transition_log: s.transitions,

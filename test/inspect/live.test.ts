@@ -118,13 +118,19 @@ describe.skipIf(!canRun)("live: ucarp nodes on a bridge, inspector and sender in
   }
 
   it("the summary names the master after a preemption, and why it wins", async () => {
-    const ins = inspect(["--summary", "--json", "--duration", "9", "--pass", "livepw", "--vip", `7=${VIP}`]);
+    // No --duration: the inspector runs until SIGTERM and then prints its summary (--duration is a safety net).
+    const ins = inspect(["--summary", "--json", "--duration", "60", "--pass", "livepw", "--vip", `7=${VIP}`]);
     await sleep(700);
-    const b = ucarp("b", { skew: 100, name: "e1b", deadratio: 1 }); // alone first: becomes master
-    expect(await waitFor(b.isUp, 6000)).not.toBeNull();
+    // B alone first: becomes master (default deadratio 3, so once it is backup it will not time out
+    // on a loaded machine while A advertises every 1.04 s).
+    const b = ucarp("b", { skew: 100, name: "e1b" });
+    expect(await waitFor(b.isUp, 8000)).not.toBeNull();
+    await sleep(1500);
     const a = ucarp("a", { skew: 10, name: "e1a", deadratio: 1 }); // better skew + preempt: takes over
-    expect(await waitFor(a.isUp, 6000)).not.toBeNull();
-    expect(await exited(ins, 15_000)).toBe(0);
+    expect(await waitFor(a.isUp, 8000)).not.toBeNull();
+    await sleep(4000); // a few adverts from the new master, and B silent for longer than its interval
+    ins.kill("SIGTERM");
+    expect(await exited(ins, 10_000)).toBe(0);
     const s = JSON.parse(ins.out());
     const v = s.vhids.find((x: any) => x.vhid === 7 && x.protocol === "carp");
     expect(v.master.ip).toBe(addr.a);
@@ -142,7 +148,7 @@ describe.skipIf(!canRun)("live: ucarp nodes on a bridge, inspector and sender in
     // The GARP ucarp sends on becoming master was seen.
     expect(s.packets.garp).toBeGreaterThanOrEqual(1);
     await stopAll();
-  }, 40_000);
+  }, 60_000);
 
   it("a node hashing a different VIP: the HMAC failure is diagnosed as a VIP-set mismatch, and both act as master", async () => {
     const ins = inspect(["--json", "--duration", "6", "--pass", "livepw", "--vip", `7=${VIP}`]);
