@@ -127,6 +127,7 @@ export function ioAddon(): CarpIoAddon {
 
 const META = 64; // bytes per metadata record, see native/io/raw_socket.cc
 const osEndianness = endianness();
+const hostLE = osEndianness === "LE";
 
 /** Turns one native batch into packet objects; data slices share the batch buffer. */
 export function unpackBatch(data: Buffer, meta: Buffer, count: number): ReceivedPacket[] {
@@ -198,9 +199,6 @@ export class PacketBatch implements Iterable<ReceivedPacket> {
   readonly meta: Buffer;
   /** Only valid during the event handler (ring mode). */
   readonly lent: boolean;
-  readonly #u32: Uint32Array | null;
-  readonly #i32: Int32Array | null;
-  readonly #f64: Float64Array | null;
 
   constructor(data: Buffer, meta: Buffer, count: number, lent = false) {
     if (meta.length < count * META) throw new RangeError(`batch of ${count} needs ${count * META} metadata bytes, got ${meta.length}`);
@@ -208,40 +206,32 @@ export class PacketBatch implements Iterable<ReceivedPacket> {
     this.meta = meta;
     this.length = count;
     this.lent = lent;
-    const aligned = meta.byteOffset % 8 === 0;
-    this.#u32 = aligned ? new Uint32Array(meta.buffer, meta.byteOffset, (count * META) / 4) : null;
-    this.#i32 = aligned ? new Int32Array(meta.buffer, meta.byteOffset, (count * META) / 4) : null;
-    this.#f64 = aligned ? new Float64Array(meta.buffer, meta.byteOffset, (count * META) / 8) : null;
-  }
-
-  #u(i: number, field: number): number {
-    const r = i * META + field;
-    return this.#u32 ? this.#u32[r / 4] : osEndianness === "LE" ? this.meta.readUInt32LE(r) : this.meta.readUInt32BE(r);
+    // No typed views here: a lone advert's batch should cost next to nothing to build. The
+    // records are host order, read with the Buffer methods for this host's endianness.
   }
 
   /** Bytes of packet i's IP payload (its CARP/VRRP bytes). */
   payloadLength(i: number): number {
-    return this.#u(i, 4);
+    return hostLE ? this.meta.readUInt32LE(i * META + 4) : this.meta.readUInt32BE(i * META + 4);
   }
 
   /** Packet i's IP payload, a view into data. */
   payload(i: number): Buffer {
-    const off = this.#u(i, 0);
-    return this.data.subarray(off, off + this.#u(i, 4));
+    const r = i * META;
+    const off = hostLE ? this.meta.readUInt32LE(r) : this.meta.readUInt32BE(r);
+    return this.data.subarray(off, off + (hostLE ? this.meta.readUInt32LE(r + 4) : this.meta.readUInt32BE(r + 4)));
   }
 
   ttl(i: number): number {
-    const r = i * META + 8;
-    return this.#i32 ? this.#i32[r / 4] : osEndianness === "LE" ? this.meta.readInt32LE(r) : this.meta.readInt32BE(r);
+    return hostLE ? this.meta.readInt32LE(i * META + 8) : this.meta.readInt32BE(i * META + 8);
   }
 
   ifindex(i: number): number {
-    return this.#u(i, 12);
+    return hostLE ? this.meta.readUInt32LE(i * META + 12) : this.meta.readUInt32BE(i * META + 12);
   }
 
   time(i: number): number {
-    const r = i * META + 16;
-    return this.#f64 ? this.#f64[r / 8] : osEndianness === "LE" ? this.meta.readDoubleLE(r) : this.meta.readDoubleBE(r);
+    return hostLE ? this.meta.readDoubleLE(i * META + 16) : this.meta.readDoubleBE(i * META + 16);
   }
 
   family(i: number): 4 | 6 {
