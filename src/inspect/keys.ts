@@ -11,7 +11,7 @@ import type { Announcement, Row, VhidKeys } from "./types.js";
 type Verifier = CarpAuth | NativeCarpAuth;
 
 /** Largest address pool searched exhaustively (2^n subsets). */
-const MAX_POOL = 14;
+const MAX_POOL = 10;
 
 export interface KeyringInput {
   /** vhid → keys. */
@@ -258,8 +258,10 @@ export class Keyring {
       } else if (!g && n === 0) {
         text = "no VIP set given and no GARP/NA seen to infer one: give --vip VHID=ADDR";
       } else {
+        const known = new Set([...given, ...this.announced.keys()]).size;
+        const of = known > n ? `${n} of the ${known}` : `${n}`;
         text =
-          `wrong password: no subset of the ${n} known address(es) (${list(pool)}) verifies with it` +
+          `wrong password: no subset of the ${of} known address(es) (${list(pool)}) verifies with it` +
           " (or the sender hashes addresses not announced in this capture)";
       }
     }
