@@ -407,6 +407,14 @@ describe.skipIf(!canUseNetns())("carp run, bad input: one line naming the flag, 
     expect(h.carpSync(["status", "--bogus"]).code).toBe(2);
   });
 
+  test("missing privileges: exit 2, one line", () => {
+    const h = l!.hosts[0];
+    const r = h.tryExec("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, join(REPO, "dist/cli/main.js"),
+      "run", "-i", "eth0", "-s", h.ip4, "-v", "7", "-p", "pw", "-a", VIP, "--control", join(tmp, `${l!.tag}-nobody.sock`)]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split("\n")).toEqual([expect.stringMatching(/needs root/)]);
+  });
+
   const l = canUseNetns() ? lab(1, "df") : null;
   const cases: Array<[string, string[], RegExp]> = [
     ["vhid", ["-v", "256"], /--vhid/],
