@@ -209,7 +209,7 @@ export class DemoScenario {
       phase: "steady",
       ok,
       detail: ok
-        ? `${fromH1.length} adverts from h1 in ${this.opts.steadySeconds} s (mean interval ${gaps.length ? fmtS(mean) : "n/a"}), none from the backups`
+        ? `${fromH1.length} advert${fromH1.length === 1 ? "" : "s"} from h1 in ${this.opts.steadySeconds} s${gaps.length ? ` (mean interval ${fmtS(mean)})` : ""}, none from the backups`
         : `expected ~${expect} adverts from h1 only, saw ${fromH1.length} from h1 and ${others.length} from others; ${this.states()}`,
       measured: gaps.length ? { meanIntervalMs: mean } : undefined,
     };
