@@ -267,6 +267,16 @@ describe.skipIf(!canUseNetns()).concurrent("carp run, ours <-> ours", () => {
     await na.waitState("BACKUP", 2000, before);
     await na.waitJson((e) => e.event === "hook" && e.to === "BACKUP" && e.code === 0, 3000, "downscript");
     expect(a.addresses()).not.toContain(VIP);
+
+    // carp set --state master takes over at once; --demote raises the advertised skew.
+    const forced = Date.now();
+    const r = a.carpSync(["set", "--control", ctl(l, a), "--vhid", "7", "--state", "master", "--demote", "+50"]);
+    expect(r.code).toBe(0);
+    const m = await na.waitState("MASTER", 1000, forced);
+    expect(String(m.reason)).toBe("user requested");
+    expect(status(l, a).vhids[0]).toMatchObject({ state: "MASTER", advskew: 10, effectiveAdvskew: 60, demotion: { vhid: 50, total: 50 } });
+    expect(a.carpSync(["set", "--control", ctl(l, a), "--vhid", "7", "--demote", "-50"]).code).toBe(0);
+    expect(status(l, a).vhids[0]).toMatchObject({ effectiveAdvskew: 10, demotion: { total: 0 } });
   });
 
   test("library: CarpNode embedded in a Node program emits transitions", async () => {
