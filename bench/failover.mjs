@@ -272,6 +272,7 @@ console.log("|---|---:|---:|---:|");
 for (const r of rows) console.log(`| ${r.label} | ${fmt(r.carp)} | ${fmt(r.ucarp)} | ${r.target === null ? "" : `≤ ${r.target}`} |`);
 const outDir = join(repo, "bench/results");
 mkdirSync(outDir, { recursive: true });
-const file = join(outDir, `failover-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+// Quick (smoke) runs overwrite one file; full runs keep a dated record.
+const file = join(outDir, quick ? "failover-quick.json" : `failover-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
 writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), reps, quick, advbase: 1, advskew: [10, 20], masterDownMs: MASTER_DOWN_B, rows, runs: results }, null, 2) + "\n");
 console.log(`wrote ${file}`);
