@@ -462,7 +462,9 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
           break;
         case "announce":
           if (rt) {
-            for (const err of ifr.announcer.announce(rt.cfg.addresses, act.families)) this.log.warn(err);
+            // ucarp peers only advertise over IPv4, but our IPv6 VIPs of that vhid still need their NA.
+            const fams: IpFamily[] = rt.cfg.semantics === "ucarp" ? [4, 6] : act.families;
+            for (const err of ifr.announcer.announce(rt.cfg.addresses, fams)) this.log.warn(err);
             this.log.debug(`vhid ${a.vhid}@${ifr.name}: announced (${act.why})`);
           }
           break;
