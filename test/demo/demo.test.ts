@@ -11,7 +11,8 @@ import { listNamespaces } from "../../src/lab/names.js";
 
 const repo = fileURLToPath(new URL("../../", import.meta.url));
 const cli = join(repo, "dist/cli/main.js");
-const work = mkdtempSync(join(tmpdir(), "carpdemo-test-"));
+// Not under the carpdemo- prefix: the --cleanup test removes everything with that prefix.
+const work = mkdtempSync(join(tmpdir(), "carp-demotest-"));
 
 beforeAll(() => {
   // The demo runs the built CLI (as `npm run demo` does); build what is there. tsc still emits when
