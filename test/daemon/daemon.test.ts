@@ -403,6 +403,21 @@ describe.skipIf(!canUseNetns()).concurrent("carp run, ours <-> ours", () => {
     a.exec("ip", ["link", "set", "eth0", "up"]);
     await na.waitState("BACKUP", 3000, downAt);
     await na.waitState("MASTER", 6000, downAt);
+
+    // Reload with a vhid added, then with it removed again (it bows out and releases its VIP).
+    const extra = `  - { interface: eth0, vhid: 4, password: pw2, addresses: ["198.51.100.104/24"] }\n`;
+    writeFileSync(file, yaml(40) + extra);
+    const added = Date.now();
+    na.kill("SIGHUP");
+    await na.waitJson((e) => e.event === "reload" && String(e.msg).includes("vhid 4@eth0: added") && (e.ts as number) > added, 3000, "reload adding vhid 4");
+    await na.waitJson((e) => e.event === "transition" && e.vhid === 4 && e.to === "MASTER", 6000, "vhid 4 MASTER");
+    expect(await waitFor(() => a.addresses().includes("198.51.100.104"), 2000)).toBe(true);
+    writeFileSync(file, yaml(40));
+    const removed = Date.now();
+    na.kill("SIGHUP");
+    await na.waitJson((e) => e.event === "transition" && e.vhid === 4 && e.to === "INIT" && (e.ts as number) > removed, 3000, "vhid 4 stopped");
+    expect(await waitFor(() => !a.addresses().includes("198.51.100.104"), 2000)).toBe(true);
+    expect(status(l, a).vhids.map((v) => [v.vhid, v.state])).toEqual([[3, "MASTER"]]);
   });
 });
 
