@@ -18,14 +18,15 @@ export const summary = "see CARP fail over live: our nodes (+ ucarp) in network 
 const HELP = `usage: carp demo [options]        (needs root: it creates network namespaces)
 
 Builds a bridge in network namespaces with two carp nodes (h1 advskew 0, h2 advskew 50), a ucarp node
-(h3 advskew 100) when ucarp is installed, and an observer capturing adverts and running
-\`carp inspect --summary\`. VIP ${"198.51.100.100"} (documentation range), vhid 1. Then: election, steady
+(h3 advskew 100, no preempt) when ucarp is installed, and an observer capturing adverts and running
+\`carp inspect --summary\`. VIP 198.51.100.100 (documentation range), vhid 1. Then: election, steady
 state, SIGKILL of the master (takeover measured on the wire), restart with preempt, graceful handover
 with \`carp set --advskew\`, a report, and removal of every namespace it made.
 
 Options
   --duration S     seconds of steady state before the master is killed (default 5, --ci 2)
-  --ci, --no-tty   plain lines instead of the live table; exit 1 if any phase fails
+  --ci, --no-tty   plain lines instead of the live table (the default when stdout is not a
+                   terminal); exit status 1 if any phase fails, in every mode
   --no-ucarp       leave ucarp out even when installed
   --pcap FILE      keep the observer's capture
   --report FILE    also write the report as JSON
