@@ -27,7 +27,7 @@ afterAll(() => {
 interface Outcome {
   exited: boolean;
   code: number | null;
-  counts?: { before: number; opened: number; after: number };
+  counts?: { before: number; opened: number; after: number; mapped: number; mapsAfter: number };
   stderr: string;
 }
 
@@ -74,6 +74,32 @@ describe("lifecycle", () => {
 
   it("unref: handles stay open but do not hold the process", async () => {
     const r = await run("unref");
+    expect(r.exited, r.stderr).toBe(true);
+    expect(r.counts!.after).toBe(r.counts!.opened);
+  });
+});
+
+describe("lifecycle, receive mode ring (two fds and a mapped ring per socket)", () => {
+  it("control: referenced ring sockets keep the process alive", async () => {
+    const r = await run("keep-ring", 2500);
+    expect(r.exited, r.stderr).toBe(false);
+    expect(r.counts!.opened - r.counts!.before).toBe(43);
+    expect(r.counts!.mapped).toBe(23); // 20 rings + 3 libpcap rings
+    expect(r.counts!.mapsAfter).toBe(23);
+  });
+
+  it.each(["close-ring", "gc-ring"])("%s: no fd left and the process exits by itself", async (mode) => {
+    const r = await run(mode);
+    expect(r.exited, r.stderr).toBe(true);
+    expect(r.code).toBe(0);
+    expect(r.counts!.opened - r.counts!.before).toBe(43);
+    expect(r.counts!.after).toBe(r.counts!.before);
+    expect(r.counts!.mapped).toBe(23); // 20 rings + 3 libpcap rings
+    expect(r.counts!.mapsAfter).toBe(0); // every ring unmapped
+  });
+
+  it("unref: ring sockets stay open but do not hold the process", async () => {
+    const r = await run("unref-ring");
     expect(r.exited, r.stderr).toBe(true);
     expect(r.counts!.after).toBe(r.counts!.opened);
   });

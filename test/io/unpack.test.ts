@@ -2,7 +2,7 @@
 import { endianness } from "node:os";
 import { describe, expect, it } from "vitest";
 
-import { unpackBatch } from "../../src/host/rawsock.js";
+import { PacketBatch, unpackBatch } from "../../src/host/rawsock.js";
 import { unpackFrames } from "../../src/host/capture.js";
 
 const le = endianness() === "LE";
@@ -93,5 +93,42 @@ describe("unpackFrames", () => {
         { time: 1235.25, linktype: 1, data: "030405", origLen: 3 },
       ]);
     }
+  });
+});
+
+describe("PacketBatch", () => {
+  const data = Buffer.from("aabbccddeeff0011", "hex");
+  const recs: Rec[] = [
+    { off: 0, len: 3, ttl: 255, ifindex: 2, time: 1700000000123.5, family: 4, src: [198, 51, 100, 1], dst: [224, 0, 0, 18] },
+    { off: 3, len: 5, ttl: 64, ifindex: 7, time: 2.25, family: 6, trunc: true, src: [0xfe, 0x80, ...Array(13).fill(0), 1], dst: [0xff, 0x02, ...Array(13).fill(0), 0x12] },
+  ];
+
+  it.each([0, 3])("accessors, get(), the iterator and toArray() agree with unpackBatch (meta shifted by %i)", (shift) => {
+    const meta = packetMeta(recs, shift);
+    const b = new PacketBatch(data, meta, 2);
+    const want = unpackBatch(data, meta, 2);
+    expect(b.length).toBe(2);
+    expect(b.lent).toBe(false);
+    expect([b.payloadLength(0), b.payloadLength(1)]).toEqual([3, 5]);
+    expect(b.payload(1).toString("hex")).toBe("ddeeff0011");
+    expect([b.ttl(1), b.ifindex(1), b.time(1), b.family(1), b.truncated(1)]).toEqual([64, 7, 2.25, 6, true]);
+    expect([b.src(1), b.dst(1)]).toEqual(["fe80::1", "ff02::12"]);
+    expect([b.get(0), b.get(1)]).toEqual(want);
+    expect([...b]).toEqual(want);
+    expect(b.toArray()).toEqual(want);
+    expect(() => b.get(2)).toThrow(RangeError);
+    expect(() => new PacketBatch(data, meta, 3)).toThrow(RangeError);
+  });
+
+  it("copy() owns its bytes: later changes to the original do not show", () => {
+    const meta = packetMeta(recs);
+    const d = Buffer.from(data);
+    const b = new PacketBatch(d, meta, 2, true);
+    const c = b.copy();
+    d.fill(0);
+    meta.fill(0);
+    expect(c.lent).toBe(false);
+    expect(c.payload(0).toString("hex")).toBe("aabbcc");
+    expect(c.get(1)).toMatchObject({ src: "fe80::1", ttl: 64, ifindex: 7, truncated: true });
   });
 });

@@ -10,23 +10,59 @@ const rawsock = await import(pathToFileURL(join(root, "src/host/rawsock.js")).hr
 const capture = await import(pathToFileURL(join(root, "src/host/capture.js")).href);
 
 const handles = new Map();
+const kept = new Map();
 let next = 1;
 const out = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
 const errInfo = (e) => ({ message: e.message, code: e.code, errno: e.errno, name: e.constructor.name });
 
 const ops = {
+  // a.listen: "packets" (default) or "batch" (the PacketBatch accessors, read inside the handler;
+  // the first payload view is also kept past the handler, see "kept").
   socket(a) {
     const s = rawsock.openCarpSocket(a.options);
     const h = next++;
     handles.set(h, s);
-    s.on("packets", (batch) =>
-      out({
-        event: "packets",
-        handle: h,
-        batch: batch.map((p) => ({ ...p, data: p.data.toString("hex") })),
-      }),
-    );
-    return { handle: h, ifindex: s.ifindex };
+    if (a.listen === "batch") {
+      s.on("batch", (b) => {
+        const batch = [];
+        for (let i = 0; i < b.length; i++) {
+          batch.push({
+            data: b.payload(i).toString("hex"),
+            src: b.src(i),
+            dst: b.dst(i),
+            ttl: b.ttl(i),
+            ifindex: b.ifindex(i),
+            time: b.time(i),
+            family: b.family(i),
+            truncated: b.truncated(i),
+          });
+        }
+        const got = [...b].map((p) => ({ ...p, data: p.data.toString("hex") }));
+        if (JSON.stringify(got) !== JSON.stringify(batch)) throw new Error("batch iterator and accessors disagree");
+        kept.set(h, { lent: b.lent, view: b.payload(0), copy: b.copy(), hex: batch[0].data });
+        out({ event: "packets", handle: h, batch });
+      });
+    } else {
+      s.on("packets", (batch) =>
+        out({
+          event: "packets",
+          handle: h,
+          batch: batch.map((p) => ({ ...p, data: p.data.toString("hex") })),
+        }),
+      );
+    }
+    return { handle: h, ifindex: s.ifindex, receiveMode: s.receiveMode };
+  },
+  // What became of the last batch's first payload after its handler returned.
+  kept(a) {
+    const k = kept.get(a.handle);
+    return k && { lent: k.lent, viewLength: k.view.length, copied: k.copy.payload(0).toString("hex"), hex: k.hex };
+  },
+  sendMany(a) {
+    const s = handles.get(a.handle);
+    let ok = 0;
+    for (const p of a.payloads) if (s.send(Buffer.from(p, "hex")).ok) ok++;
+    return ok;
   },
   send(a) {
     return handles.get(a.handle).send(Buffer.from(a.payload, "hex"), a.opts ?? {});
