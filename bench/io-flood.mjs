@@ -91,6 +91,18 @@ async function receiver(kind, root, family) {
       lastAt = performance.now();
     });
     close = () => c.close();
+  } else if (kind === "ours-capture-batch") {
+    // Our libpcap path with the "batch" event (lent batches); every frame's length is read.
+    const { openCapture } = await import(pathToFileURL(join(root, "src/host/capture.js")).href);
+    const c = openCapture({ interface: "eth0", filter: family === 4 ? "ip proto 112" : "ip6 proto 112", snaplen: 65535, bufferSize: RCVBUF });
+    c.on("batch", (batch) => {
+      const n = batch.length;
+      count += n;
+      for (let i = 0; i < n; i++) bytes += batch.capturedLength(i);
+      if (latencies) for (let i = 0; i < n; i++) stamp(batch.frame(i), family === 4 ? 34 : 54);
+      lastAt = performance.now();
+    });
+    close = () => c.close();
   } else if (kind === "ours-native" || kind === "ours-native-ring") {
     // Diagnostic only (--only ours-native[-ring]): the addon without the TS wrapper.
     const io = require(join(root, "build/Release/carp_io.node"));
@@ -345,7 +357,7 @@ async function main() {
   const topo = topology();
   const results = [];
   try {
-    const kinds = arg("only") ? arg("only").split(",") : ["ours", "ours-ring", "ours-ring-batch", "ours-capture", "raw-socket", "cap"];
+    const kinds = arg("only") ? arg("only").split(",") : ["ours", "ours-ring", "ours-ring-batch", "ours-capture", "ours-capture-batch", "raw-socket", "cap"];
     const famArgs = ["--root", root, "--family", String(family)];
     for (const kind of kinds) {
       const rx = child(topo.ns.b, ["--receiver", kind, ...famArgs]);

@@ -1,6 +1,8 @@
 // libpcap live capture, frame injection and pcap file writing. Non-blocking pcap driven by uv_poll on
 // the selectable fd; batches reach JS as one data Buffer plus a metadata Buffer of 24-byte records
-// (layout below, mirrored in src/host/capture.ts).
+// (layout below, mirrored in src/host/capture.ts). Both are lent, not copied: external Buffers over
+// this capture's reused staging vectors, detached when onpackets(data, meta, count, linktype, true)
+// returns (a kept view reads as empty); the TS wrapper copies what must outlive the call.
 #include <napi.h>
 #include <pcap/pcap.h>
 #include <net/if.h>
@@ -11,9 +13,10 @@
 namespace carpio {
 namespace {
 
-constexpr int kBatch = 64;        // packets per pcap_dispatch
+constexpr int kBatch = 1024;      // packets per pcap_dispatch
 constexpr int kMaxBatches = 16;   // per poll wakeup
 constexpr size_t kMeta = 24;
+constexpr size_t kMaxStage = 4 << 20;  // frame bytes per batch before pcap_breakloop ends it early
 
 // Metadata record (little endian): 0 u32 offset, 4 u32 captured length, 8 u32 original length,
 // 12 u32 reserved, 16 f64 capture time in ms since the epoch.
@@ -99,6 +102,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
       return;
     }
     meta_.resize(kBatch * kMeta);
+    out_.reserve(64 * 1024);
     HoldSelf(true);
   }
 
@@ -153,6 +157,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
     std::memcpy(rec + 16, &time, 8);
     self->out_.insert(self->out_.end(), bytes, bytes + caplen);
     self->count_++;
+    if (self->out_.size() >= kMaxStage) pcap_breakloop(self->p_);  // big frames: deliver what we have
   }
 
   void Drain(bool pollError = false) {
@@ -164,11 +169,16 @@ class Capture : public Napi::ObjectWrap<Capture> {
       out_.clear();
       count_ = 0;
       int r = pcap_dispatch(p_, kBatch, OnPacket, reinterpret_cast<u_char*>(this));
+      if (r == PCAP_ERROR_BREAK) r = kBatch;  // our own breakloop: more may be waiting
       if (dumper_ && count_ > 0) pcap_dump_flush(dumper_);
       if (count_ > 0) {
-        Napi::Buffer<uint8_t> data = Napi::Buffer<uint8_t>::Copy(env, out_.data(), out_.size());
-        Napi::Buffer<uint8_t> meta = Napi::Buffer<uint8_t>::Copy(env, meta_.data(), count_ * kMeta);
-        CallJs(env, obj, "onpackets", {data, meta, Napi::Number::New(env, count_), Napi::Number::New(env, linktype_)});
+        // out_ keeps its capacity across batches and is not touched during the call.
+        Napi::Buffer<uint8_t> data = Napi::Buffer<uint8_t>::New(env, out_.data(), out_.size());
+        Napi::Buffer<uint8_t> meta = Napi::Buffer<uint8_t>::New(env, meta_.data(), count_ * kMeta);
+        CallJs(env, obj, "onpackets", {data, meta, Napi::Number::New(env, count_), Napi::Number::New(env, linktype_),
+                                       Napi::Boolean::New(env, true)});
+        data.ArrayBuffer().Detach();
+        meta.ArrayBuffer().Detach();
       }
       if ((r < 0 || (pollError && r == 0)) && p_) {
         // Interface gone or similar: report once and stop polling; the capture stays closable.

@@ -55,7 +55,8 @@ export interface CaptureStats {
 }
 
 interface NativeCapture {
-  onpackets?: (data: Buffer, meta: Buffer, count: number, linktype: number) => void;
+  /** lent: the buffers are detached (read as empty) once this returns. */
+  onpackets?: (data: Buffer, meta: Buffer, count: number, linktype: number, lent?: boolean) => void;
   onerror?: (err: Error) => void;
   inject(frame: Buffer): number;
   dumpOpen(path: string): void;
@@ -94,6 +95,73 @@ export function unpackFrames(data: Buffer, meta: Buffer, count: number, linktype
   return out;
 }
 
+const hostLE = endianness() === "LE";
+
+/**
+ * One captured batch as the addon lent it: frames in one data buffer plus 24-byte records, read
+ * on demand (frame(i) is a view). Lent: valid only during the "batch" handler (the buffers are the
+ * capture's reused staging memory, detached afterwards, so kept views read as empty); copy() or
+ * toArray() of a copy() to keep frames.
+ */
+export class FrameBatch implements Iterable<CapturedFrame> {
+  readonly length: number;
+  readonly data: Buffer;
+  readonly meta: Buffer;
+  readonly linktype: number;
+  readonly lent: boolean;
+
+  constructor(data: Buffer, meta: Buffer, count: number, linktype: number, lent = false) {
+    if (meta.length < count * META) throw new RangeError(`batch of ${count} needs ${count * META} metadata bytes, got ${meta.length}`);
+    this.data = data;
+    this.meta = meta;
+    this.length = count;
+    this.linktype = linktype;
+    this.lent = lent;
+  }
+
+  /** Captured bytes of frame i (at most snaplen). */
+  capturedLength(i: number): number {
+    return hostLE ? this.meta.readUInt32LE(i * META + 4) : this.meta.readUInt32BE(i * META + 4);
+  }
+
+  /** Frame i's captured bytes, a view into data. */
+  frame(i: number): Buffer {
+    const off = hostLE ? this.meta.readUInt32LE(i * META) : this.meta.readUInt32BE(i * META);
+    return this.data.subarray(off, off + this.capturedLength(i));
+  }
+
+  origLen(i: number): number {
+    return hostLE ? this.meta.readUInt32LE(i * META + 8) : this.meta.readUInt32BE(i * META + 8);
+  }
+
+  time(i: number): number {
+    return hostLE ? this.meta.readDoubleLE(i * META + 16) : this.meta.readDoubleBE(i * META + 16);
+  }
+
+  get(i: number): CapturedFrame {
+    if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new RangeError(`frame index ${i} out of 0..${this.length - 1}`);
+    return { time: this.time(i), linktype: this.linktype, data: this.frame(i), origLen: this.origLen(i) };
+  }
+
+  /** The frames as objects; their data views share this batch's data (copy() first to keep a lent batch's). */
+  toArray(): CapturedFrame[] {
+    return unpackFrames(this.data, this.meta, this.length, this.linktype);
+  }
+
+  /** A batch with its own copies of the buffers, valid indefinitely. */
+  copy(): FrameBatch {
+    const data = Buffer.alloc(this.data.length);
+    this.data.copy(data);
+    const meta = Buffer.alloc(this.length * META);
+    this.meta.copy(meta, 0, 0, this.length * META);
+    return new FrameBatch(data, meta, this.length, this.linktype);
+  }
+
+  *[Symbol.iterator](): Iterator<CapturedFrame> {
+    for (let i = 0; i < this.length; i++) yield this.get(i);
+  }
+}
+
 /** The BPF expression actually installed for a filter and vlan option. */
 export function captureFilter(filter: string, vlan?: number | boolean): string {
   if (vlan === undefined || vlan === false) return filter;
@@ -104,6 +172,8 @@ export function captureFilter(filter: string, vlan?: number | boolean): string {
 
 export interface CaptureEvents {
   packets: [batch: CapturedFrame[]];
+  /** The same frames as "packets", as one lazily decoded batch lent for the handler (cheaper for floods). */
+  batch: [batch: FrameBatch];
   error: [err: Error];
   close: [];
 }
@@ -131,8 +201,10 @@ export class LiveCapture extends EventEmitter<CaptureEvents> {
       opts.bufferSize ?? DEFAULT_BUFFER_SIZE,
     ) as NativeCapture;
     // Callbacks live on the native object so an unreachable, unref'd capture can be garbage collected.
-    native.onpackets = (data, meta, count, linktype) => {
-      if (this.listenerCount("packets") > 0) this.emit("packets", unpackFrames(data, meta, count, linktype));
+    native.onpackets = (data, meta, count, linktype, lent = false) => {
+      if (this.listenerCount("batch") > 0) this.emit("batch", new FrameBatch(data, meta, count, linktype, lent));
+      // Frame objects outlive the call: give them their own copy of lent data.
+      if (this.listenerCount("packets") > 0) this.emit("packets", unpackFrames(lent ? Buffer.from(data) : data, meta, count, linktype));
     };
     native.onerror = (err) => {
       if (this.listenerCount("error") > 0) this.emit("error", err);

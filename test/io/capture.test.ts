@@ -144,6 +144,21 @@ describe("live capture", () => {
     for (const [ag, h] of [[B, cap.handle], [A, inj.handle]] as const) await ag.ok("close", { handle: h });
   });
 
+  it("the batch event: the same frames as the packets event, lent for the handler only", async () => {
+    const viaPackets = await B.ok<{ handle: number }>("capture", { options: { interface: "eth0" } });
+    const viaBatch = await B.ok<{ handle: number }>("capture", { options: { interface: "eth0" }, listen: "batch" });
+    const inj = await A.ok<{ handle: number }>("capture", { options: { interface: "eth0" } });
+    const body = advert(15, 6n);
+    const frame = buildEthernet(CARP_MAC_V4, "00:00:5e:00:01:0f", ETHERTYPE_IPV4, buildIpv4({ src: topo.a4, dst: CARP_GROUP_V4, proto: 112, payload: body }));
+    await A.ok("inject", { handle: inj.handle, frame: frame.toString("hex"), repeat: 300 });
+    await B.until(() => frames(B, viaPackets.handle).length >= 300 && frames(B, viaBatch.handle).length >= 300, 5000);
+    expect(frames(B, viaBatch.handle)).toEqual(frames(B, viaPackets.handle));
+    expect(frames(B, viaBatch.handle).every((f) => f.data === frame.toString("hex") && f.origLen === frame.length)).toBe(true);
+    const kept = await B.ok<{ lent: boolean; viewLength: number; copied: string; hex: string }>("kept", { handle: viaBatch.handle });
+    expect(kept).toEqual({ lent: true, viewLength: 0, copied: frame.toString("hex"), hex: frame.toString("hex") });
+    for (const [ag, h] of [[B, viaPackets.handle], [B, viaBatch.handle], [A, inj.handle]] as const) await ag.ok("close", { handle: h });
+  });
+
   it("writes a pcap file that tcpdump reads", async () => {
     const path = join(tmp, "adverts.pcap");
     const cap = await B.ok<{ handle: number }>("capture", { options: { interface: "eth0" } });

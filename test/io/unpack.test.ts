@@ -3,7 +3,7 @@ import { endianness } from "node:os";
 import { describe, expect, it } from "vitest";
 
 import { PacketBatch, unpackBatch } from "../../src/host/rawsock.js";
-import { unpackFrames } from "../../src/host/capture.js";
+import { FrameBatch, unpackFrames } from "../../src/host/capture.js";
 
 const le = endianness() === "LE";
 const u32 = (b: Buffer, v: number, at: number): void => void (le ? b.writeUInt32LE(v, at) : b.writeUInt32BE(v, at));
@@ -130,5 +130,30 @@ describe("PacketBatch", () => {
     expect(c.lent).toBe(false);
     expect(c.payload(0).toString("hex")).toBe("aabbcc");
     expect(c.get(1)).toMatchObject({ src: "fe80::1", ttl: 64, ifindex: 7, truncated: true });
+  });
+});
+
+describe("FrameBatch", () => {
+  it("accessors, get(), the iterator, toArray() and copy() agree with unpackFrames", () => {
+    const data = Buffer.from("0102030405", "hex");
+    const m = Buffer.alloc(48);
+    u32(m, 0, 0);
+    u32(m, 2, 4);
+    u32(m, 60, 8);
+    f64(m, 1234.5, 16);
+    u32(m, 2, 24);
+    u32(m, 3, 28);
+    u32(m, 3, 32);
+    f64(m, 1235.25, 40);
+    const b = new FrameBatch(data, m, 2, 1, true);
+    const want = unpackFrames(data, m, 2, 1);
+    expect([b.capturedLength(0), b.origLen(0), b.time(1), b.frame(1).toString("hex")]).toEqual([2, 60, 1235.25, "030405"]);
+    expect([...b]).toEqual(want);
+    expect(b.toArray()).toEqual(want);
+    expect(() => b.get(-1)).toThrow(RangeError);
+    const c = b.copy();
+    data.fill(0);
+    expect(c.lent).toBe(false);
+    expect(c.get(1)).toEqual({ time: 1235.25, linktype: 1, data: Buffer.from("030405", "hex"), origLen: 3 });
   });
 });

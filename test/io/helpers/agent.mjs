@@ -56,7 +56,8 @@ const ops = {
   // What became of the last batch's first payload after its handler returned.
   kept(a) {
     const k = kept.get(a.handle);
-    return k && { lent: k.lent, viewLength: k.view.length, copied: k.copy.payload(0).toString("hex"), hex: k.hex };
+    const first = k && (k.frameBatch ? k.copy.frame(0) : k.copy.payload(0));
+    return k && { lent: k.lent, viewLength: k.view.length, copied: first.toString("hex"), hex: k.hex };
   },
   sendMany(a) {
     const s = handles.get(a.handle);
@@ -71,9 +72,23 @@ const ops = {
     const c = capture.openCapture(a.options);
     const h = next++;
     handles.set(h, c);
-    c.on("packets", (batch) =>
-      out({ event: "frames", handle: h, batch: batch.map((f) => ({ ...f, data: f.data.toString("hex") })) }),
-    );
+    if (a.listen === "batch") {
+      // FrameBatch accessors read in the handler; the first frame's view is also kept past it.
+      c.on("batch", (b) => {
+        const batch = [];
+        for (let i = 0; i < b.length; i++) {
+          batch.push({ time: b.time(i), linktype: b.linktype, data: b.frame(i).toString("hex"), origLen: b.origLen(i) });
+        }
+        const got = [...b].map((f) => ({ ...f, data: f.data.toString("hex") }));
+        if (JSON.stringify(got) !== JSON.stringify(batch)) throw new Error("frame batch iterator and accessors disagree");
+        kept.set(h, { lent: b.lent, view: b.frame(0), copy: b.copy(), hex: batch[0].data, frameBatch: true });
+        out({ event: "frames", handle: h, batch });
+      });
+    } else {
+      c.on("packets", (batch) =>
+        out({ event: "frames", handle: h, batch: batch.map((f) => ({ ...f, data: f.data.toString("hex") })) }),
+      );
+    }
     c.on("error", (e) => out({ event: "error", handle: h, error: errInfo(e) }));
     return { handle: h, linktype: c.linktype, filter: c.filter };
   },
