@@ -47,6 +47,8 @@ export interface CaptureOptions {
   pcapFile?: string;
   /** BPF filter (default: IP protocol 112, v4 and v6). */
   filter?: string;
+  /** Kernel capture buffer in KiB (tcpdump -B), default 16384: bursts of 255 adverts must not drop. */
+  bufferKiB?: number;
 }
 
 export class AdvertCapture {
@@ -66,7 +68,7 @@ export class AdvertCapture {
   /** Starts tcpdump on the host's eth0 and resolves once it is listening. */
   static async start(host: LabHost, opts: CaptureOptions = {}): Promise<AdvertCapture> {
     requireTools({ tcpdump: "tcpdump" });
-    const args = ["-l", "-n", "-tt", "-i", host.ifname, "--immediate-mode"];
+    const args = ["-l", "-n", "-tt", "-i", host.ifname, "--immediate-mode", "-B", String(opts.bufferKiB ?? 16384)];
     if ((opts.decode ?? "carp") === "carp") args.push("-T", "carp");
     if (opts.pcapFile) args.push("-w", opts.pcapFile, "--print", "-U");
     args.push(opts.filter ?? "ip proto 112 or ip6 proto 112");
@@ -112,8 +114,16 @@ export class AdvertCapture {
 
   async stop(): Promise<void> {
     this.listeners.clear();
-    // SIGTERM lets tcpdump flush the pcap file.
+    // SIGTERM lets tcpdump flush the pcap file and print its statistics.
     await this.proc.stop(1000);
+  }
+
+  /** tcpdump's closing statistics (after stop()): frames it captured and the kernel dropped; null before. */
+  stats(): { captured: number; dropped: number } | null {
+    const text = this.proc.lines.filter((l) => l.stream === "stderr").map((l) => l.text).join("\n");
+    const cap = /(\d+) packets? captured/.exec(text);
+    const drop = /(\d+) packets? dropped by kernel/.exec(text);
+    return cap ? { captured: Number(cap[1]), dropped: drop ? Number(drop[1]) : 0 } : null;
   }
 }
 
