@@ -2,6 +2,7 @@
 // see UCARP_USAGE in src/daemon/config-ucarp.ts. Signals: SIGUSR1 logs status, SIGUSR2 forces BACKUP,
 // SIGTERM/SIGINT stop gracefully (bow-out, VIPs removed, -z downscript, exit 0), SIGHUP reloads.
 import { spawn } from "node:child_process";
+import { setPriority } from "node:os";
 import { loadConfigFromArgv, parseUcarpArgv, UCARP_USAGE } from "../daemon/config-ucarp.js";
 import type { Config } from "../daemon/config.js";
 import { ControlServer, defaultControlFor } from "../daemon/control.js";
@@ -50,6 +51,16 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError("carp run needs root (or CAP_NET_RAW and CAP_NET_ADMIN with CARP_SKIP_ROOT_CHECK=1)");
   }
 
+  // Failover timing is the point of the daemon: as root, run at nice -10 (like keepalived's vrrp_priority)
+  // so a busy host delays our timers less. CARP_NICE=<n> picks another value, CARP_NICE=0 keeps the default.
+  const nice = Number(process.env.CARP_NICE ?? -10);
+  if (Number.isInteger(nice) && nice !== 0) {
+    try {
+      setPriority(0, Math.max(-20, Math.min(19, nice)));
+    } catch {
+      /* not permitted (capabilities without CAP_SYS_NICE): run at the inherited priority */
+    }
+  }
   // Logs go to stdout; a reader that went away (EPIPE) must not take the daemon down with it.
   process.stdout.on("error", () => undefined);
   const node = new CarpNode(cfg);
