@@ -74,8 +74,9 @@ export class Proc {
     };
     child.stdout?.on("data", split(this.lines));
     child.stderr?.on("data", split(this.errLines));
+    // "close", not "exit": it comes after the last stdout/stderr bytes, so nothing printed is missed.
     this.exited = new Promise((res) => {
-      child.on("exit", (code, signal) => {
+      child.on("close", (code, signal) => {
         this.exit = { code, signal };
         this.wake();
         res(this.exit);
