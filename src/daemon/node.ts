@@ -102,7 +102,7 @@ export interface CarpNodeOptions {
   logSink?: (line: string) => void;
   /** VIP ownership record; default `<control path>.vips.json` (e.g. /run/carp/carp.sock.vips.json). */
   vipStateFile?: string;
-  /** Take the process's signals? Only the CLI does. */
+  /** The monotonic clock in ms (default performance.now); timers are armed against it. */
   now?: () => number;
 }
 
