@@ -32,6 +32,8 @@ const arg = (name, dflt) => {
 // what gets timed. Every receiver's buffer is sized to hold them: cap's ring has fixed slots of its
 // 65535-byte snaplen (a 64 MB pcap buffer holds ~1024 frames), so cap gets 64 KiB per packet.
 const BACKLOG = Number(arg("backlog", "4000"));
+// Our ring has 2 KiB frames: 16 MiB hold 8192 adverts.
+const RING = 16 * 1024 * 1024;
 const RCVBUF = Math.max(64 * 1024 * 1024, Math.ceil((BACKLOG * 1.1) / 1024) * 1024 * 65536);
 const ROUNDS = Number(arg("rounds", "10"));
 const PINGS = Number(arg("pings", "200"));
@@ -60,7 +62,7 @@ async function receiver(kind, root, family) {
   };
   if (kind === "ours" || kind === "ours-ring") {
     const { openCarpSocket } = await loadWrappers(root);
-    const s = openCarpSocket({ interface: "eth0", family, receiveBuffer: RCVBUF, receiveMode: kind === "ours" ? "socket" : "ring" });
+    const s = openCarpSocket({ interface: "eth0", family, receiveBuffer: RCVBUF, receiveMode: kind === "ours" ? "socket" : "ring", ringSize: RING });
     s.on("packets", (batch) => {
       count += batch.length;
       for (const p of batch) bytes += p.data.length;
@@ -71,7 +73,7 @@ async function receiver(kind, root, family) {
   } else if (kind === "ours-batch" || kind === "ours-ring-batch") {
     // The "batch" event: one lazily decoded batch per call; every packet's payload length is read.
     const { openCarpSocket } = await loadWrappers(root);
-    const s = openCarpSocket({ interface: "eth0", family, receiveBuffer: RCVBUF, receiveMode: kind === "ours-batch" ? "socket" : "ring" });
+    const s = openCarpSocket({ interface: "eth0", family, receiveBuffer: RCVBUF, receiveMode: kind === "ours-batch" ? "socket" : "ring", ringSize: RING });
     s.on("batch", (batch) => {
       const n = batch.length;
       count += n;

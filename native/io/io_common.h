@@ -93,6 +93,31 @@ struct Poller {
   }
 };
 
+// A one-shot uv_timer_t on the heap, closed like Poller (the owner may be gone before libuv lets go).
+struct Timer {
+  uv_timer_t handle;
+  static Timer* Create(napi_env env, void* owner) {
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    Timer* t = new Timer();
+    if (uv_timer_init(loop, &t->handle) != 0) { delete t; return nullptr; }
+    t->handle.data = owner;
+    return t;
+  }
+  static void Stop(Timer*& t) {
+    if (!t) return;
+    uv_timer_stop(&t->handle);
+    t->handle.data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(&t->handle), Freed);
+    t = nullptr;
+  }
+  static void Freed(uv_handle_t* h) { delete reinterpret_cast<Timer*>(h); }
+  void Ref(bool on) {
+    if (on) uv_ref(reinterpret_cast<uv_handle_t*>(&handle));
+    else uv_unref(reinterpret_cast<uv_handle_t*>(&handle));
+  }
+};
+
 // Calls this[prop](...args) from a libuv callback, with a handle scope and microtask processing.
 // An exception thrown by JS becomes an uncaught exception (as for any event handler).
 inline void CallJs(Napi::Env env, Napi::Object self, const char* prop, const std::initializer_list<napi_value>& args) {

@@ -8,6 +8,10 @@
 // staged in memory this socket reuses and lent to JS for the call only: onpackets(data, meta,
 // count, true) gets Buffers whose ArrayBuffers are detached when it returns (a kept view reads as
 // empty, never as stale or freed memory), so a flood costs no allocation or page fault per batch.
+// Flood mitigation (ring mode, as NAPI does for NICs): a lone advert is delivered the moment it is
+// written, but once more than kBusyPackets arrive within a millisecond the socket stops waking on
+// every packet and drains the ring from a 1 ms timer instead, until a tick finds fewer than
+// kIdlePackets; so a flood is delivered in large batches at a bounded extra delay of ~1 ms.
 #include <napi.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -34,6 +38,8 @@ constexpr size_t kCtl = 256;       // ancillary data per datagram
 constexpr size_t kMeta = 64;       // bytes per metadata record
 constexpr int kRingBatch = 1024;   // ring mode: packets per JS call
 constexpr size_t kStage = 256 * 1024;  // ring mode: payload staging bytes per JS call
+constexpr int kBusyPackets = 64;       // ring mode: packets within 1 ms that switch to timer draining
+constexpr int kIdlePackets = 8;        // ring mode: fewer per timer tick switch back to waking per packet
 
 // Metadata record (little endian):
 //   0 u32 offset of the IP payload in the data buffer   4 u32 payload length
@@ -121,6 +127,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
       Napi::Error::New(env, std::string("uv_poll: ") + uv_strerror(uvErr)).ThrowAsJavaScriptException();
       return;
     }
+    if (ring_) timer_ = Timer::Create(env, this);
     HoldSelf(true);
   }
 
@@ -219,6 +226,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
   // Idempotent: stop polling (handle freed by libuv later), then close the fd.
   void Shutdown() {
     Poller::Stop(poller_);
+    Timer::Stop(timer_);
     CloseFd();
   }
 
@@ -231,7 +239,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
       socklen_t len = sizeof err;
       getsockopt(self->ring_ ? self->ring_buf_.fd() : self->fd_, SOL_SOCKET, SO_ERROR, &err, &len);
       self->recvErrors_++;
-      if (self->poller_) uv_poll_start(&self->poller_->handle, UV_READABLE, OnReadable);
+      if (self->poller_ && !self->deferred_) uv_poll_start(&self->poller_->handle, UV_READABLE, OnReadable);
     }
     self->Drain();
   }
@@ -241,7 +249,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
     Napi::HandleScope scope(env);
     Napi::Object obj = Value();
     if (obj.IsEmpty()) { Shutdown(); return; }  // collected, finalizer pending
-    if (ring_) { DrainRing(env, obj); return; }
+    if (ring_) { Mitigate(DrainRing(env, obj)); return; }
     for (int round = 0; round < kMaxBatches && fd_ >= 0; round++) {
       for (int i = 0; i < kBatch; i++) {
         iov_[i].iov_base = &data_[i * kSlot];
@@ -270,7 +278,42 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
     }
   }
 
-  void DrainRing(Napi::Env env, Napi::Object obj) {
+  static void OnTimer(uv_timer_t* h) {
+    auto* self = static_cast<RawSocket*>(h->data);
+    if (self) self->Drain();
+  }
+
+  // After a drain of n packets: switch between waking per packet and draining from the timer.
+  void Mitigate(int n) {
+    if (!poller_ || !timer_) return;
+    uint64_t now = uv_hrtime();
+    if (deferred_) {
+      if (n >= kIdlePackets) {
+        uv_timer_start(&timer_->handle, OnTimer, 1, 0);
+        return;
+      }
+      deferred_ = false;
+      uv_poll_start(&poller_->handle, UV_READABLE, OnReadable);
+      windowStart_ = now;
+      windowCount_ = 0;
+      return;
+    }
+    if (now - windowStart_ > 1000000) {
+      windowStart_ = now;
+      windowCount_ = 0;
+    }
+    windowCount_ += n;
+    if (windowCount_ >= kBusyPackets) {
+      deferred_ = true;
+      floods_++;
+      uv_poll_stop(&poller_->handle);
+      uv_timer_start(&timer_->handle, OnTimer, 1, 0);
+    }
+  }
+
+  // Returns the packets delivered.
+  int DrainRing(Napi::Env env, Napi::Object obj) {
+    int total = 0;
     for (int round = 0; round < kMaxBatches && fd_ >= 0; round++) {
       stageLen_ = 0;
       int count = 0;
@@ -280,16 +323,18 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
         if (PackRing(p, &meta_[count * kMeta])) count++;
         ring_buf_.Release();
       }
-      if (count == 0) return;
+      if (count == 0) return total;
       received_ += count;
+      total += count;
       // Lent, not copied: external Buffers over the staging memory, detached after the call.
       Napi::Buffer<uint8_t> data = Napi::Buffer<uint8_t>::New(env, stage_.get(), stageLen_);
       Napi::Buffer<uint8_t> meta = Napi::Buffer<uint8_t>::New(env, meta_.data(), count * kMeta);
       CallJs(env, obj, "onpackets", {data, meta, Napi::Number::New(env, count), Napi::Boolean::New(env, true)});
       data.ArrayBuffer().Detach();
       meta.ArrayBuffer().Detach();
-      if (count < kRingBatch && kStage - stageLen_ >= PacketRing::kFrameSize) return;
+      if (count < kRingBatch && kStage - stageLen_ >= PacketRing::kFrameSize) return total;
     }
+    return total;
   }
 
   // Checks one ring datagram as the IP layer would for a raw socket (this interface, addressed to
@@ -510,6 +555,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
   Napi::Value SetRef(const Napi::CallbackInfo& info) {
     bool on = info.Length() > 0 && info[0].ToBoolean();
     if (poller_) poller_->Ref(on);
+    if (timer_) timer_->Ref(on);
     if (poller_) HoldSelf(on);
     return info.Env().Undefined();
   }
@@ -536,6 +582,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
       dropped_ += ring_buf_.TakeDrops();
       o.Set("filtered", Napi::Number::New(info.Env(), double(filtered_)));
       o.Set("dropped", Napi::Number::New(info.Env(), double(dropped_)));
+      o.Set("floods", Napi::Number::New(info.Env(), double(floods_)));
     }
     return o;
   }
@@ -547,6 +594,10 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
   in6_addr group6_{};
   int fd_ = -1;
   Poller* poller_ = nullptr;
+  Timer* timer_ = nullptr;  // ring mode: flood mitigation
+  bool deferred_ = false;
+  uint64_t windowStart_ = 0;
+  int windowCount_ = 0;
   bool held_ = false;
   bool ring_ = false;
   PacketRing ring_buf_;
@@ -557,7 +608,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
   std::vector<iovec> iov_;
   std::vector<mmsghdr> msgs_;
   uint64_t received_ = 0, sent_ = 0, sendErrors_ = 0, recvErrors_ = 0, badLen_ = 0;
-  uint64_t filtered_ = 0, dropped_ = 0;
+  uint64_t filtered_ = 0, dropped_ = 0, floods_ = 0;
 };
 
 }  // namespace

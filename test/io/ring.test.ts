@@ -140,6 +140,13 @@ describe.each([4, 6] as const)("IPv%i ring mode", (family) => {
     const st = await B.ok<Record<string, number>>("stats", { handle: rx.handle });
     expect(st.dropped).toBe(0);
     expect(st.received).toBe(500);
+    expect(st.floods).toBeGreaterThanOrEqual(1); // the burst switched to timer draining
+    // ...and back: a lone advert afterwards still arrives, and does not count as a flood.
+    await B.settle(50);
+    const lone = advert(25, 9999n).toString("hex");
+    await A.ok("send", { handle: tx.handle, payload: lone });
+    await B.until(() => byHex(B.packets.get(rx.handle), lone).length > 0);
+    expect((await B.ok<Record<string, number>>("stats", { handle: rx.handle })).floods).toBe(st.floods);
     await A.ok("close", { handle: tx.handle });
     await B.ok("close", { handle: rx.handle });
   });
