@@ -74,6 +74,8 @@ export interface DemoReport {
   phases: PhaseResult[];
   adverts: Record<string, number>;
   inspect: { problems: number; master: string | null; transitions: number; packets: number; interval_mean_s: number | null; problemList: string[] } | null;
+  /** The last node to advertise in the capture (the master at the end, as seen on the wire). */
+  finalMaster: string | null;
   ok: boolean;
 }
 
@@ -92,6 +94,8 @@ export class DemoScenario {
   vipOwner: string | null = null;
   readonly results: PhaseResult[] = [];
   private probing = false;
+  /** advskew each node was started with (the handover changes h1's). */
+  private initialSkew = new Map<string, number>();
   private readonly startedAt = new Date();
 
   constructor(readonly opts: DemoOptions) {}
@@ -163,6 +167,7 @@ export class DemoScenario {
     spec.forEach(([name, kind, advskew, preempt], i) => {
       const h = lab.addHost(name, { addrs: [`198.51.100.${11 + i}/24`] });
       this.nodes.push(new LabNode(kind, h, { vhid: DEMO_VHID, vip: `${DEMO_VIP}/24`, password: DEMO_PASS, advbase: ADVBASE, advskew, preempt }));
+      this.initialSkew.set(name, advskew);
     });
     this.obs = lab.addHost("obs", { addrs: ["198.51.100.2/24"] });
     return {
@@ -447,10 +452,14 @@ export class DemoScenario {
       prefix: this.lab?.prefix ?? "",
       vip: DEMO_VIP,
       vhid: DEMO_VHID,
-      nodes: this.nodes.map((n) => ({ name: n.name, impl: n.kind, addr: n.host.addr, advskew: n.opts.advskew ?? 0, preempt: n.opts.preempt === true })),
+      nodes: this.nodes.map((n) => ({ name: n.name, impl: n.kind, addr: n.host.addr, advskew: this.initialSkew.get(n.name) ?? n.opts.advskew ?? 0, preempt: n.opts.preempt === true })),
       phases: this.results,
       adverts,
       inspect: this.inspectSummary,
+      finalMaster: (() => {
+        const last = this.capture?.adverts.filter((a) => a.vhid === DEMO_VHID).at(-1);
+        return last ? this.nameOf(last.src) : null;
+      })(),
       ok,
     };
   }

@@ -29,7 +29,7 @@ export function renderTable(s: Snapshot, st: Style = { color: false }): string {
         stateCell(st, r.state),
         String(r.adverts).padStart(8),
         (r.lastAdvertAgo === null ? "-" : `${(r.lastAdvertAgo / 1000).toFixed(1)} s ago`).padStart(11),
-        r.hasVip ? "yes" : "",
+        r.hasVip ? (r.state === "STOPPED" ? "stale (node down)" : "yes") : "",
       ].join("  "),
     ),
     `  VIP ${s.vip} answered (ARP, from the observer) by: ${s.vipOwner ?? "nobody"}`,
@@ -67,7 +67,7 @@ export function renderReport(r: DemoReport): string {
   out.push(`  adverts captured by the observer: ${Object.entries(r.adverts).map(([k, v]) => `${k} ${v}`).join(", ")}`);
   if (r.inspect) {
     out.push(
-      `  observer's carp inspect --summary: ${r.inspect.packets} packets, final master ${r.inspect.master ?? "none"}, ${r.inspect.transitions} master changes seen, mean interval ${r.inspect.interval_mean_s === null ? "n/a" : `${r.inspect.interval_mean_s.toFixed(3)} s`}, ${r.inspect.problems} problem(s)`,
+      `  observer's carp inspect --summary: ${r.inspect.packets} packets, final master ${r.inspect.master ?? "none"}${r.finalMaster && r.inspect.master !== r.finalMaster ? ` (the capture's last advertiser is ${r.finalMaster})` : ""}, ${r.inspect.transitions} master changes seen, mean interval ${r.inspect.interval_mean_s === null ? "n/a" : `${r.inspect.interval_mean_s.toFixed(3)} s`}, ${r.inspect.problems} problem(s)`,
     );
     for (const p of r.inspect.problemList.slice(0, 5)) out.push(`    - ${p}`);
   }
