@@ -1,6 +1,8 @@
 // The namespace lab against real namespaces, a real bridge, real ucarp/keepalived and tcpdump.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 
 import { Lab, cleanupPrefix, listNamespaces, uniquePrefix, which } from "../../src/lab/index.js";
@@ -90,7 +92,7 @@ describe("topology", () => {
     const script = [
       `ip netns add ${prefix}sw`,
       `ip netns add ${prefix}a`,
-      `mkdir -p /tmp/${prefix}x`,
+      `mkdir -p ${join(tmpdir(), prefix)}x`,
       `(ip netns exec ${prefix}a sleep 300 &)`,
       "echo ready",
       "sleep 300",
@@ -105,9 +107,9 @@ describe("topology", () => {
     expect(listNamespaces(prefix).length).toBe(2);
     const removed = cleanupPrefix(prefix);
     expect(removed.filter((n) => !n.startsWith("/"))).toHaveLength(2);
-    expect(removed).toContain(`/tmp/${prefix}x`);
+    expect(removed).toContain(`${join(tmpdir(), prefix)}x`);
     expect(listNamespaces(prefix)).toEqual([]);
-    expect(existsSync(`/tmp/${prefix}x`)).toBe(false);
+    expect(existsSync(`${join(tmpdir(), prefix)}x`)).toBe(false);
   });
 });
 
