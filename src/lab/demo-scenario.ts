@@ -185,7 +185,7 @@ export class DemoScenario {
     await Promise.all(this.nodes.map((n) => this.startNode(n)));
     this.startProbing();
     const h1 = this.node("h1");
-    const ok = await this.waitUntil(() => h1.refresh() === "MASTER" && this.others("h1").every((n) => n.refresh() === "BACKUP"), 12000);
+    const ok = await this.waitStates({ h1: "MASTER", ...Object.fromEntries(this.others("h1").map((n) => [n.name, "BACKUP"])) }, 12000);
     if (!ok) return { phase: "election", ok: false, detail: `no single master after 12 s: ${this.states()}` };
     const owner = await this.waitOwner("h1", 3000);
     const t = h1.transitions.find((x) => x.to === "MASTER")?.t ?? Date.now();
@@ -207,7 +207,7 @@ export class DemoScenario {
     const fromH1 = ads.filter((a) => a.src === h1.host.addr);
     const others = ads.filter((a) => a.src !== h1.host.addr);
     const expect = Math.floor(this.opts.steadySeconds / ADVBASE);
-    const ok = fromH1.length >= Math.max(1, expect - 1) && others.length === 0 && h1.refresh() === "MASTER";
+    const ok = fromH1.length >= Math.max(1, expect - 1) && others.length === 0 && (await h1.poll()) === "MASTER";
     const gaps = fromH1.slice(1).map((a, i) => a.t - fromH1[i].t);
     const mean = gaps.length ? gaps.reduce((s, g) => s + g, 0) / gaps.length : NaN;
     return {
@@ -235,7 +235,7 @@ export class DemoScenario {
     const vipMoved = Date.now() - killedAt;
     const expected = masterDownMs(ADVBASE, h2.opts.advskew ?? 0);
     const gap = m?.gapMs ?? first.t - killedAt;
-    const ok = owner && (await this.waitUntil(() => h2.refresh() === "MASTER", 2000));
+    const ok = owner && (await this.waitStates({ h2: "MASTER" }, 2000));
     return {
       phase: "failover",
       ok,
@@ -252,7 +252,7 @@ export class DemoScenario {
     const t0 = Date.now();
     this.lab!.linkUp("h1");
     await this.startNode(h1);
-    const ok = await this.waitUntil(() => h1.refresh() === "MASTER" && h2.refresh() === "BACKUP", 10000);
+    const ok = await this.waitStates({ h1: "MASTER", h2: "BACKUP" }, 10000);
     if (!ok) return { phase: "preempt", ok: false, detail: `h1 did not take the VIP back within 10 s: ${this.states()}` };
     const back = h1.transitions.filter((x) => x.t >= t0 && x.to === "MASTER").at(-1)?.t ?? Date.now();
     const owner = await this.waitOwner("h1", 3000);
@@ -276,7 +276,7 @@ export class DemoScenario {
     h1.setAdvskew(200);
     const first = await this.capture!.waitFor((a) => a.vhid === DEMO_VHID && a.src === h2.host.addr, 5000, t0).catch(() => null);
     if (!first) return { phase: "handover", ok: false, detail: `h2 did not take over within 5 s: ${this.states()}` };
-    const ok = await this.waitUntil(() => h2.refresh() === "MASTER" && h1.refresh() === "BACKUP", 3000);
+    const ok = await this.waitStates({ h2: "MASTER", h1: "BACKUP" }, 3000);
     const owner = ok && (await this.waitOwner("h2", 3000));
     const lastH1 = this.capture!.select((a) => a.src === h1.host.addr && a.t < first.t).at(-1);
     const intruders = await this.settled(h2, first.t);
@@ -329,13 +329,15 @@ export class DemoScenario {
     return this.nodes.find((n) => n.host.addr === ip)?.name ?? ip;
   }
 
-  private async waitUntil(fn: () => boolean, ms: number): Promise<boolean> {
+  /** Polls the named nodes (ours through `carp status`, concurrently) until each is in its state. */
+  private async waitStates(want: Record<string, string>, ms: number): Promise<boolean> {
     const end = Date.now() + ms;
-    while (Date.now() < end) {
-      if (fn()) return true;
+    for (;;) {
+      const got = await Promise.all(Object.keys(want).map((n) => this.node(n).poll()));
+      if (Object.values(want).every((s, i) => got[i] === s)) return true;
+      if (Date.now() >= end) return false;
       await sleep(100);
     }
-    return fn();
   }
 
   private async probeOwner(): Promise<string | null> {

@@ -2,6 +2,7 @@
 // Each is a LabNode: start / stop (graceful) / kill (crash) / restart, and a state learnt from its
 // log lines (ucarp "Switching to state: X", keepalived "Entering X STATE", our transition logs) or,
 // for our node, from `carp status --json` on its control socket.
+import { execFile } from "node:child_process";
 import { chmodSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -74,6 +75,12 @@ export function stateFromLogLine(kind: NodeKind, text: string): Exclude<NodeStat
   }
   m = /(?:->|→|\bto\b)\s*(INIT|BACKUP|MASTER)\b/.exec(text);
   return m ? (m[1] as "MASTER") : null;
+}
+
+/** The time a JSON log line carries (our daemon's `ts`, epoch ms), or null. */
+export function timeFromLogLine(text: string): number | null {
+  const m = /"ts":(\d+(?:\.\d+)?)/.exec(text);
+  return m ? Number(m[1]) : null;
 }
 
 function withLen(vip: string): string {
@@ -182,7 +189,7 @@ export class LabNode {
     this.setState("INIT");
     proc.on("line", (l: LabLine) => {
       const s = stateFromLogLine(this.kind, l.text);
-      if (s && this.proc === proc) this.setState(s, l.t);
+      if (s && this.proc === proc) this.setState(s, timeFromLogLine(l.text) ?? l.t);
     });
     void proc.exited.then(() => {
       if (this.proc === proc) this.setState("STOPPED");
@@ -216,6 +223,30 @@ export class LabNode {
     } catch {
       return null;
     }
+  }
+
+  /** Like queryStatus() without blocking the event loop. */
+  queryStatusAsync(): Promise<unknown> {
+    if (this.kind !== "carp") return Promise.resolve(null);
+    return new Promise((resolve) => {
+      execFile(process.execPath, [carpCli(), "status", "--json", "--control", this.control], { encoding: "utf8", timeout: 5000 }, (err, out) => {
+        if (err) return resolve(null);
+        try {
+          resolve(JSON.parse(out));
+        } catch {
+          resolve(null);
+        }
+      });
+    });
+  }
+
+  /** refresh() without blocking: our node's state from status, others' from their logs. */
+  async poll(): Promise<NodeState> {
+    if (this.kind === "carp" && this.proc?.running) {
+      const s = findVhidState(await this.queryStatusAsync(), this.opts.vhid);
+      if (s && this.proc?.running) this.setState(s);
+    }
+    return this.state;
   }
 
   /** The state of this node's vhid: ours from status (falls back to logs); others from logs. */
