@@ -2,13 +2,20 @@
 // Receive-path benchmark (needs root): a flood of CARP adverts from namespace A to namespace B over a
 // bridge, received in B in turn by (a) our carp_io addon through src/host/rawsock.ts, (b) the
 // raw-socket npm package, (c) the cap npm package (libpcap). Same flood, same run, one receiver at a
-// time. "ours-capture" is our libpcap path (the inspector's), the like-for-like rival of cap.
-// Two phases per receiver: a steady flood (the sender, ~50-90k adverts/s in a small VM, is the limit
-// there, so every receiver keeps up and CPU per packet is what differs), and a backlog drain (the
-// receiver's loop is blocked while adverts queue, then it drains: its own delivery capacity).
+// time. Our receivers:
+//   ours               CarpSocket, receiveMode "socket" (recvmmsg), "packets" event (objects)
+//   ours-ring          CarpSocket, receiveMode "ring" (TPACKET_V2 ring), "packets" event
+//   ours-ring-batch    CarpSocket, receiveMode "ring", "batch" event (each payload's length read)
+//   ours-capture[-batch]  LiveCapture (our libpcap path, the like-for-like rival of cap), either event
+//   (diagnostic, --only: ours-native[-ring] = the addon without the TS wrapper)
+// Three phases per receiver: a steady flood (the sender, ~50-130k adverts/s in a small VM, is the
+// limit there, so every receiver keeps up and CPU per packet is what differs), a backlog drain (the
+// receiver's loop is blocked while adverts queue, then it drains: its own delivery capacity), and
+// lone adverts 5 ms apart (one-way latency send → JS handler, and CPU per advert).
 // Prints packets/s delivered to JS and CPU time per packet (receiver process, user+sys), and
-// ours ÷ the better baseline. Target: ≥ 2× on packets/s.
-//   node bench/io-flood.mjs [--seconds 3] [--family 4]
+// ours ÷ the best baseline. Target: ≥ 2× on packets/s and on CPU per packet.
+//   node bench/io-flood.mjs [--seconds 3] [--family 4|6] [--rounds 10] [--backlog 4000] [--pings 200] [--only a,b]
+//   node bench/io-flood.mjs --latency-only [--rounds 6] [--pings 100] [--only a,b]   (receivers take turns)
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -352,6 +359,37 @@ const median = (xs) => {
 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// --latency-only: lone adverts only, the receivers taking turns (ROUNDS × PINGS each) so that
+// changing load on a shared machine spreads over all of them alike.
+async function latencyOnly(topo, kinds, famArgs) {
+  const all = new Map(kinds.map((k) => [k, { lat: [], cpuUs: 0 }]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const kind of kinds) {
+      const rx = child(topo.ns.b, ["--receiver", kind, ...famArgs]);
+      if ((await rx.next()) !== "ready") throw new Error(`${kind} receiver did not start`);
+      rx.say("lat-start");
+      const ping = child(topo.ns.a, ["--sender", "--ping", String(PINGS), ...famArgs]);
+      await ping.next();
+      await ping.next();
+      await sleep(100);
+      rx.say("lat-stop");
+      const r = JSON.parse(await rx.next());
+      rx.say("exit");
+      all.get(kind).lat.push(...r.latencies);
+      all.get(kind).cpuUs += r.cpuUs;
+    }
+  }
+  console.log(`io-flood --latency-only: ${ROUNDS} rounds × ${PINGS} lone adverts 5 ms apart per receiver, receivers taking turns`);
+  console.log("receiver           | latency µs: median     p90     p99 | CPU µs/pkt | received");
+  for (const [kind, { lat, cpuUs }] of all) {
+    lat.sort((x, y) => x - y);
+    const q = (f) => lat[Math.min(lat.length - 1, Math.floor(lat.length * f))] ?? NaN;
+    console.log(
+      `${kind.padEnd(18)} |           ${median(lat).toFixed(1).padStart(7)} ${q(0.9).toFixed(1).padStart(7)} ${q(0.99).toFixed(1).padStart(7)} |    ${(cpuUs / Math.max(1, lat.length)).toFixed(1).padStart(7)} | ${lat.length}/${ROUNDS * PINGS}`,
+    );
+  }
+}
+
 async function main() {
   const seconds = Number(arg("seconds", "3"));
   const family = Number(arg("family", "4"));
@@ -361,6 +399,10 @@ async function main() {
   try {
     const kinds = arg("only") ? arg("only").split(",") : ["ours", "ours-ring", "ours-ring-batch", "ours-capture", "ours-capture-batch", "raw-socket", "cap"];
     const famArgs = ["--root", root, "--family", String(family)];
+    if (process.argv.includes("--latency-only")) {
+      await latencyOnly(topo, kinds, famArgs);
+      return;
+    }
     for (const kind of kinds) {
       const rx = child(topo.ns.b, ["--receiver", kind, ...famArgs]);
       if ((await rx.next()) !== "ready") throw new Error(`${kind} receiver did not start`);
