@@ -124,7 +124,16 @@ export class Proc {
       const hit = this.json().find(pred);
       if (hit) return hit;
       if (this.exit !== null) throw new Error(`${what}: process exited (${this.exit.code ?? this.exit.signal}) first; stderr: ${this.errLines.join(" | ")}`);
-      const left = end - Date.now();
+      let left = end - Date.now();
+      if (left <= 0) {
+        // Synchronous calls elsewhere (execFileSync in a concurrent test) may have held the event loop
+        // past the deadline with our output still unread: let pending I/O in, then look once more.
+        await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setImmediate(r));
+        const late = this.json().find(pred);
+        if (late) return late;
+        left = 0;
+      }
       if (left <= 0) throw new Error(`${what}: not seen within ${ms} ms; last lines: ${this.lines.slice(-5).join(" | ")} stderr: ${this.errLines.join(" | ")}`);
       await new Promise<void>((r) => {
         const t = setTimeout(r, Math.min(left, 200));
