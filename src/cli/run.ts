@@ -5,7 +5,9 @@ import { spawn } from "node:child_process";
 import { setPriority } from "node:os";
 import { loadConfigFromArgv, parseUcarpArgv, UCARP_USAGE } from "../daemon/config-ucarp.js";
 import type { Config } from "../daemon/config.js";
-import { ControlServer, defaultControlFor } from "../daemon/control.js";
+import { CONTROL_DIR, ControlServer, defaultControlFor } from "../daemon/control.js";
+import { DEFAULTS } from "../daemon/config.js";
+import { basename, dirname, join } from "node:path";
 import { CarpNode, CarpNodeError } from "../daemon/node.js";
 import { RuntimeError, UsageError } from "./errors.js";
 
@@ -18,10 +20,13 @@ function load(argv: string[], quiet = false): Config | null {
   if (r.value.help) return null;
   const { help: _h, ...cfg } = r.value;
   // A ucarp-style command line (no --control, no config file) gets a socket of its own, so several
-  // single-vhid processes can run side by side exactly as several ucarps do: /run/carp/<if>-<vhid>.sock.
+  // single-vhid processes can run side by side exactly as several ucarps do: /run/carp/<if>-<vhid>.sock
+  // (CARP_RUN_DIR replaces /run/carp).
   const p = parseUcarpArgv(argv);
   if (p.ok && p.value.global.control === undefined && p.value.configFile === undefined && p.value.rcConfFile === undefined && cfg.vhids.length === 1) {
     cfg.control = defaultControlFor(cfg.vhids[0].interface, cfg.vhids[0].vhid);
+  } else if (cfg.control === DEFAULTS.control && CONTROL_DIR !== dirname(DEFAULTS.control)) {
+    cfg.control = join(CONTROL_DIR, basename(DEFAULTS.control)); // CARP_RUN_DIR moves the default too
   }
   return cfg;
 }

@@ -13,7 +13,7 @@ const USAGE = `usage: carp set --vhid N [--interface IF] [--control PATH] <chang
   --state master|backup   force the state (like ifconfig ... state master)
   --preempt on|off        take over from slower masters
   --demote +N|-N          add to the vhid's demotion (advertised skew goes up with it)
-  --control PATH          the daemon's control socket (default: the daemon in /run/carp that has the vhid)
+  --control PATH          the daemon's control socket (default: the daemon in /run/carp or $CARP_RUN_DIR that has the vhid)
 `;
 
 function int(flag: string, v: string, signed = false): number {

@@ -133,8 +133,11 @@ export function controlRequest(path: string, req: ControlRequest, timeoutMs = 50
   });
 }
 
-/** Where daemons put their sockets by default: /run/carp/carp.sock (config files) or /run/carp/<if>-<vhid>.sock. */
-export const CONTROL_DIR = "/run/carp";
+/**
+ * Where daemons put their sockets by default: <dir>/carp.sock (config files) or <dir>/<if>-<vhid>.sock
+ * (ucarp-style runs). /run/carp unless CARP_RUN_DIR says otherwise (tests, unprivileged setups).
+ */
+export const CONTROL_DIR = process.env.CARP_RUN_DIR || "/run/carp";
 
 /** The default socket of a ucarp-style command-line run (one vhid per process, like ucarp). */
 export function defaultControlFor(ifname: string, vhid: number): string {

@@ -304,26 +304,27 @@ describe.skipIf(!canUseNetns()).concurrent("carp run, ours <-> ours", () => {
   test("two ucarp-style processes on one host: own default sockets, status/set find them, VIPs left alone", async () => {
     const l = lab(1, "dj");
     const [a] = l.hosts;
+    // CARP_RUN_DIR stands in for /run/carp, so parallel test runs on one machine cannot collide.
+    const runDir = join(tmp, `${l.tag}-run`);
+    const env = { CARP_RUN_DIR: runDir };
     const one = (vhid: number) =>
-      a.carp(["run", "-i", "eth0", "-s", a.ip4, "-v", String(vhid), "-p", "pw", "-a", `198.51.100.${vhid}`, "--log-format", "json"]);
+      a.carp(["run", "-i", "eth0", "-s", a.ip4, "-v", String(vhid), "-p", "pw", "-a", `198.51.100.${vhid}`, "--log-format", "json"], { env });
     const n1 = one(201);
     await n1.waitState("MASTER", 8000);
-    expect(existsSync("/run/carp/eth0-201.sock")).toBe(true);
+    expect(existsSync(`${runDir}/eth0-201.sock`)).toBe(true);
     const n2 = one(202);
     await n2.waitState("MASTER", 8000);
     expect(n2.json().some((e) => e.event === "staleVip")).toBe(false);
     expect(a.addresses()).toEqual(expect.arrayContaining(["198.51.100.201", "198.51.100.202"]));
-    const st = JSON.parse(a.carpSync(["status", "--json"]).stdout) as { vhids: Array<{ vhid: number; state: string; control: string }> };
-    const mine = st.vhids.filter((v) => v.vhid === 201 || v.vhid === 202).map((v) => [v.vhid, v.state, v.control]);
-    expect(mine).toEqual(expect.arrayContaining([[201, "MASTER", "/run/carp/eth0-201.sock"], [202, "MASTER", "/run/carp/eth0-202.sock"]]));
-    const set = a.carpSync(["set", "--vhid", "202", "--advskew", "7"]);
+    const st = JSON.parse(a.carpSync(["status", "--json"], { env }).stdout) as { vhids: Array<{ vhid: number; state: string; control: string }> };
+    expect(st.vhids.map((v) => [v.vhid, v.state, v.control])).toEqual([[201, "MASTER", `${runDir}/eth0-201.sock`], [202, "MASTER", `${runDir}/eth0-202.sock`]]);
+    const set = a.carpSync(["set", "--vhid", "202", "--advskew", "7"], { env });
     expect(set.code).toBe(0);
     expect(set.stdout).toMatch(/advskew 7/);
     n1.kill("SIGTERM");
     n2.kill("SIGTERM");
     await Promise.all([n1.exited, n2.exited]);
-    expect(existsSync("/run/carp/eth0-201.sock")).toBe(false);
-    for (const v of [201, 202]) rmSync(`/run/carp/eth0-${v}.sock.vips.json`, { force: true });
+    expect(existsSync(`${runDir}/eth0-201.sock`)).toBe(false);
   });
 
   test("unicast peers (--peer/--peer6), v4+v6 VIP set: both families authenticate, master-down failover", async () => {

@@ -31,15 +31,15 @@ export interface LabHost {
   ip4: string;
   ip6: string;
   /** Runs a command in the namespace; returns stdout (throws on non-zero exit). */
-  exec(cmd: string, args: string[], opts?: { timeout?: number }): string;
+  exec(cmd: string, args: string[], opts?: { timeout?: number; env?: NodeJS.ProcessEnv }): string;
   /** Like exec but returns { code, stdout, stderr } instead of throwing. */
-  tryExec(cmd: string, args: string[], opts?: { timeout?: number }): { code: number; stdout: string; stderr: string };
+  tryExec(cmd: string, args: string[], opts?: { timeout?: number; env?: NodeJS.ProcessEnv }): { code: number; stdout: string; stderr: string };
   /** Spawns a long-running process in the namespace; killed by lab.destroy(). */
   spawn(cmd: string, args: string[], opts?: { env?: NodeJS.ProcessEnv }): Proc;
   /** `node dist/cli/main.js <args>` in the namespace. */
   carp(args: string[], opts?: { env?: NodeJS.ProcessEnv }): Proc;
   /** `carp <args>` run to completion (status, set). */
-  carpSync(args: string[]): { code: number; stdout: string; stderr: string };
+  carpSync(args: string[], opts?: { env?: NodeJS.ProcessEnv }): { code: number; stdout: string; stderr: string };
   /** Addresses on eth0 (without prefix). */
   addresses(): string[];
 }
@@ -231,9 +231,14 @@ export function createLab(o: LabOptions): Lab {
       ip("-n", ns, "addr", "add", `${ip4}/24`, "dev", "eth0");
       ip("-n", ns, "addr", "add", `${ip6}/64`, "dev", "eth0", "nodad");
       ip("-n", ns, "link", "set", "eth0", "up");
-      const exec = (cmd: string, args: string[], eo: { timeout?: number } = {}) =>
-        execFileSync("ip", ["netns", "exec", ns, cmd, ...args], { encoding: "utf8", timeout: eo.timeout ?? 15_000, stdio: ["ignore", "pipe", "pipe"] });
-      const tryExec = (cmd: string, args: string[], eo: { timeout?: number } = {}) => {
+      const exec = (cmd: string, args: string[], eo: { timeout?: number; env?: NodeJS.ProcessEnv } = {}) =>
+        execFileSync("ip", ["netns", "exec", ns, cmd, ...args], {
+          encoding: "utf8",
+          timeout: eo.timeout ?? 15_000,
+          stdio: ["ignore", "pipe", "pipe"],
+          env: { ...process.env, ...eo.env },
+        });
+      const tryExec = (cmd: string, args: string[], eo: { timeout?: number; env?: NodeJS.ProcessEnv } = {}) => {
         try {
           return { code: 0, stdout: exec(cmd, args, eo), stderr: "" };
         } catch (e) {
@@ -259,8 +264,8 @@ export function createLab(o: LabOptions): Lab {
           if (!existsSync(CARP_CLI)) throw new Error(`${CARP_CLI} missing: build first (npx tsc -p tsconfig.build.json)`);
           return spawnIn(process.execPath, [CARP_CLI, ...args], so);
         },
-        carpSync(args) {
-          return tryExec(process.execPath, [CARP_CLI, ...args]);
+        carpSync(args, so = {}) {
+          return tryExec(process.execPath, [CARP_CLI, ...args], so);
         },
         addresses() {
           const j = JSON.parse(exec("ip", ["-j", "addr", "show", "dev", "eth0"])) as Array<{ addr_info: Array<{ local: string }> }>;
