@@ -210,6 +210,25 @@ describe("ring mode: what the IP layer would not deliver", () => {
     await A.ok("close", { handle: cap.handle });
   });
 
+  it("the raw socket still joins the group (IGMP / MLD membership on that interface) while the ring receives", async () => {
+    const joined = (): { v4: boolean; v6: boolean } => {
+      const igmp = execFileSync("ip", ["netns", "exec", topo.nsB, "cat", "/proc/net/igmp"], { encoding: "utf8" });
+      const igmp6 = execFileSync("ip", ["netns", "exec", topo.nsB, "cat", "/proc/net/igmp6"], { encoding: "utf8" });
+      // /proc/net/igmp: a device line, then its groups (224.0.0.18 shows as 120000E0 on x86).
+      const other0 = igmp.split(/\n(?=\d)/).find((blk) => /\sother0\s/.test(blk.split("\n")[0])) ?? "";
+      return {
+        v4: /\b120000E0\b/i.test(other0) || /\bE0000012\b/i.test(other0),
+        v6: igmp6.split("\n").some((l) => /\sother0\s+ff020000000000000000000000000012\s/.test(l)),
+      };
+    };
+    expect(joined()).toEqual({ v4: false, v6: false });
+    const r4 = await B.ok<{ handle: number }>("socket", ring("other0", 4));
+    const r6 = await B.ok<{ handle: number }>("socket", ring("other0", 6));
+    expect(joined()).toEqual({ v4: true, v6: true });
+    for (const h of [r4, r6]) await B.ok("close", { handle: h.handle });
+    expect(joined()).toEqual({ v4: false, v6: false });
+  });
+
   it("bad ring options are refused", async () => {
     for (const options of [
       { interface: "eth0", family: 4, receiveMode: "mmap" },
