@@ -1,5 +1,6 @@
 // libpcap live capture, injection and pcap file writing over the carp_io addon. Batches of captured
-// frames arrive as "packets" events; parsing them (link layer, IP, CARP) is src/protocol's job.
+// frames arrive as "packets" events (objects) and "batch" events (one lent FrameBatch read on
+// demand); parsing them (link layer, IP, CARP) is src/protocol's job.
 import { EventEmitter } from "node:events";
 import { endianness } from "node:os";
 

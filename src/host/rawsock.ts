@@ -1,7 +1,9 @@
 // Raw IP protocol 112 sockets over the carp_io addon: one socket per interface and address family,
 // joined to the CARP group on that interface only, TTL / hop limit 255 by default. Received packets
-// arrive in batches ("packets" event) with the IP payload (the CARP/VRRP bytes) and the metadata the
-// receive checks need (TTL, destination, interface). No protocol logic here.
+// arrive in batches ("packets" event: objects; "batch" event: one PacketBatch read on demand) with
+// the IP payload (the CARP/VRRP bytes) and the metadata the receive checks need (TTL, destination,
+// interface). Receive mode "socket" (recvmmsg) or "ring" (AF_PACKET ring, for floods). No
+// protocol logic here.
 import { EventEmitter } from "node:events";
 import { constants as osConstants, endianness } from "node:os";
 
