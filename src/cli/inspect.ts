@@ -36,10 +36,10 @@ Keys (HMAC verification)
 Output
       --json             one JSON object per packet (with --summary: one JSON document)
       --summary          per-vhid table at the end (refreshed live on a terminal)
-      --fail-on-problem  exit 1 when a problem was found
+      --fail-on-problem  exit 1 when a problem of severity error or warning was found
   -h, --help
 
-Exit: 0 ok, 1 --fail-on-problem and a problem was found (or a runtime failure), 2 bad usage or input.`;
+Exit: 0 ok, 1 --fail-on-problem and an error or warning was found (or a runtime failure), 2 bad usage or input.`;
 
 const DEFAULT_FILTER = "ip proto 112 or ip6 proto 112 or arp or icmp6";
 

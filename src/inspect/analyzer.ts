@@ -4,7 +4,7 @@
 // no allocation per packet) and asks for view() whenever it wants to draw the table.
 import { predictWinner } from "../core/election.js";
 import type { PeerSemantics } from "../protocol/types.js";
-import type { Announcement, Problem, Row, SummaryView, VhidView } from "./types.js";
+import type { Announcement, Overlap, Problem, Row, Severity, SummaryView, VhidView } from "./types.js";
 
 /** One advert's facts, reused by the caller between packets. */
 export interface AdvertFacts {
@@ -34,6 +34,8 @@ export function newFacts(): AdvertFacts {
 }
 
 const RING = 8; // recent counters kept per source for replay detection
+const SLACK = 0.05; // seconds of scheduling delay allowed on top of 1.5 intervals
+const MAX_OVERLAPS = 100; // overlap episodes kept per vhid
 
 class Source {
   mac: string | null = null;
@@ -53,6 +55,14 @@ class Source {
   demote = 0;
   priority = 0;
   bowedOut = false;
+  // Order of adverts within the vhid (1, 2, ...; 0 = none yet): "who advertised since whom".
+  seq = 0;
+  // Activity run: adverts at most 1.5 intervals apart (the span over which this source was advertising).
+  run = 0; // run id, unique within the vhid; 0 = none
+  actStart = 0;
+  actLast = 0; // time of the run's last advert (bow-outs excluded)
+  /** First advert since the current master last advertised (when this source took over). */
+  streakStart = 0;
   readonly ringHi = new Uint32Array(RING);
   readonly ringLo = new Uint32Array(RING);
   ringN = 0;
@@ -63,6 +73,30 @@ class Source {
   interval(protocol: "carp" | "vrrp"): number {
     return protocol === "carp" ? this.advbase + this.advskew / 256 : this.advbase;
   }
+  /** How long after its last advert this source counts as still advertising. */
+  window(protocol: "carp" | "vrrp"): number {
+    return 1.5 * this.interval(protocol) + SLACK;
+  }
+}
+
+/**
+ * Two sources' activity runs overlapping. Counts start at the advert that opened the episode; side
+ * 0 is the source that was advertising first. The overlap so far is [start, end]: it ends at the
+ * latest advert of whichever side advertised less recently, and `inWin` counts each side's adverts
+ * inside it (n = adverts since start, otherAt = the other side's n at this side's latest advert).
+ */
+class Episode {
+  readonly n = [0, 0];
+  readonly otherAt = [0, 0];
+  readonly inWin: [number, number] = [0, 0];
+  end = -Infinity;
+  seen = false; // both sides have an advert inside [start, end]
+  dual = false; // both have two or more: two masters
+  constructor(
+    readonly src: [Source, Source],
+    readonly start: number,
+    readonly startSeq: number,
+  ) {}
 }
 
 class VhidState {
@@ -82,13 +116,20 @@ class VhidState {
   macBad = new Map<string, string>(); // source → wrong MAC seen
   replays = 0;
   replayFrom = new Set<string>();
-  overlaps = 0;
-  overlapPair = "";
-  overlapFirst = 0;
-  overlapLast = 0;
+  seq = 0;
+  runIds = 0;
+  /** Episodes whose two runs may still continue. */
+  open: Episode[] = [];
+  episodes: Episode[] = []; // the first MAX_OVERLAPS
+  episodesDropped = 0;
   /** One failing 36-byte header per source, for a final re-diagnosis with every announcement seen. */
   badSamples = new Map<string, Buffer>();
-  constructor(readonly vhid: number, readonly protocol: "carp" | "vrrp", readonly family: 4 | 6) {}
+  constructor(
+    readonly vhid: number,
+    readonly protocol: "carp" | "vrrp",
+    readonly family: 4 | 6,
+    readonly sem: PeerSemantics,
+  ) {}
 }
 
 function expectedMac(protocol: "carp" | "vrrp", vhid: number, family: 4 | 6): string {
@@ -123,7 +164,7 @@ export class Analyzer {
     const m = protocol === "carp" ? this.carp : this.vrrp;
     const key = family === 6 ? vhid + 256 : vhid;
     let s = m.get(key);
-    if (!s) m.set(key, (s = new VhidState(vhid, protocol, family)));
+    if (!s) m.set(key, (s = new VhidState(vhid, protocol, family, this.opts.semanticsFor?.(vhid) ?? this.opts.semantics ?? "freebsd")));
     return s;
   }
 
@@ -259,57 +300,124 @@ export class Analyzer {
     const bowOut = f.protocol === "carp" ? f.advbase === 255 && f.advskew === 255 : f.priority === 0;
     const interval = f.protocol === "carp" ? f.advbase + f.advskew / 256 : f.advbase;
     if (t - src.last > 3 * Math.max(interval, src.interval(f.protocol), 0.01)) src.runStart = t;
+    const prevSeq = src.seq;
+    const seq = ++s.seq;
+    src.seq = seq;
     src.prev = src.last;
     src.last = t;
     src.adverts++;
     if (trusted) src.trusted++;
     if (bowOut) {
       src.bowedOut = true;
+      this.closeEpisodes(s, src);
       return;
     }
+    // A new activity run after a bow-out or a gap of more than 1.5 intervals.
+    const newRun = src.bowedOut || src.run === 0 || t - src.actLast > 1.5 * Math.max(interval, src.interval(f.protocol)) + SLACK;
+    if (newRun) {
+      this.closeEpisodes(s, src);
+      src.run = ++s.runIds;
+      src.actStart = t;
+    }
+    src.actLast = t;
     src.bowedOut = false;
+    this.overlaps(s, src, seq, t);
+
+    if (trusted) {
+      // Interval statistics per source and run: a gap longer than 3 intervals starts a new run.
+      if (src.runStart === t) {
+        src.n = 0;
+        src.mean = 0;
+        src.m2 = 0;
+      } else if (src.prev > -Infinity && t > src.prev) {
+        const dt = t - src.prev;
+        src.n++;
+        const d = dt - src.mean;
+        src.mean += d / src.n;
+        src.m2 += d * (dt - src.mean);
+      }
+      this.mastership(s, src, f, prevSeq, newRun);
+    }
     src.advbase = f.advbase;
     src.advskew = f.advskew;
     src.demote = f.demote;
     src.priority = f.priority;
+  }
 
-    // Two masters: another source advertised since this one's previous advert, while this one kept going.
-    if (src.prev > -Infinity && t - src.prev <= 1.5 * interval + 0.05) {
-      const list = s.sourceList;
-      for (let i = 0; i < list.length; i++) {
-        const o = list[i];
-        if (o !== src && !o.bowedOut && o.last > src.prev && o.last <= t) {
-          s.overlaps++;
-          if (s.overlaps === 1) s.overlapFirst = t;
-          s.overlapLast = t;
-          s.overlapPair = [src.ip, o.ip].sort().join(" and ");
-        }
-      }
-    }
-    if (!trusted) return;
-
-    // Interval statistics per source and run: a gap longer than 3 intervals starts a new run.
-    if (src.runStart === t) {
-      src.n = 0;
-      src.mean = 0;
-      src.m2 = 0;
-    } else if (src.prev > -Infinity && t > src.prev) {
-      const dt = t - src.prev;
-      src.n++;
-      const d = dt - src.mean;
-      src.mean += d / src.n;
-      src.m2 += d * (dt - src.mean);
-    }
+  /**
+   * Who is master. CARP backups are silent, so the master is whoever keeps advertising. A sender takes
+   * over when the master went quiet (bow-out, or no advert for 1.5 of its intervals), at once when its
+   * advert beats the master's last one (the master must step down on hearing it: preemption and
+   * handover), or when it advertised twice with no advert from the master in between (the master
+   * stopped without a bow-out). A worse advert from someone else while the master keeps going, like
+   * a stepping-down master's last advert, changes nothing.
+   */
+  private mastership(s: VhidState, src: Source, f: AdvertFacts, prevSeq: number, newRun: boolean): void {
+    const t = f.time;
     const m = s.master;
     if (m === null) {
       s.master = src;
       s.masterSince = t;
-    } else if (m !== src && (m.bowedOut || t - m.last > 1.5 * m.interval(f.protocol) + 0.05)) {
-      s.nTransitions++;
-      if (s.transitions.length < 100) s.transitions.push({ time: src.runStart, from: m.ip, to: src.ip });
-      s.master = src;
-      s.masterSince = src.runStart;
+      return;
     }
+    if (m === src) return;
+    if (newRun || m.seq > prevSeq) src.streakStart = t;
+    let since = -1;
+    if (m.bowedOut || t - m.last > m.window(f.protocol)) since = src.streakStart;
+    else if (beats(s.sem, f, m)) since = t;
+    else if (!newRun && m.seq < prevSeq) since = src.streakStart;
+    if (since < 0) return;
+    s.nTransitions++;
+    if (s.transitions.length < 100) s.transitions.push({ time: since, from: m.ip, to: src.ip });
+    s.master = src;
+    s.masterSince = since;
+    // The vhid's interval is the master's since it took over (not its earlier runs or last crossings).
+    src.n = 0;
+    src.mean = 0;
+    src.m2 = 0;
+  }
+
+  /** Updates the overlap episodes of `src` with every other source advertising now. */
+  private overlaps(s: VhidState, src: Source, seq: number, t: number): void {
+    const list = s.sourceList;
+    for (let i = 0; i < list.length; i++) {
+      const o = list[i];
+      if (o === src || o.bowedOut || o.run === 0) continue;
+      let ep: Episode | null = null;
+      for (let k = 0; k < s.open.length; k++) {
+        const e = s.open[k];
+        if ((e.src[0] === src && e.src[1] === o) || (e.src[0] === o && e.src[1] === src)) {
+          ep = e;
+          break;
+        }
+      }
+      if (ep === null) {
+        if (t - o.actLast > o.window(s.protocol)) continue; // o is not advertising now
+        ep = new Episode(o.actStart <= src.actStart ? [o, src] : [src, o], t, seq);
+        s.open.push(ep);
+        if (s.episodes.length < MAX_OVERLAPS) s.episodes.push(ep);
+        else s.episodesDropped++;
+      }
+      const me = ep.src[0] === src ? 0 : 1;
+      const other = 1 - me;
+      ep.n[me]++;
+      ep.otherAt[me] = ep.n[other];
+      // This advert is the latest; the overlap so far ends at o's last advert, if that came after the start.
+      if (o.seq <= ep.startSeq) continue;
+      const inO = ep.n[other];
+      const inMe = ep.otherAt[other];
+      if (inO < 1 || inMe < 1) continue;
+      ep.seen = true;
+      ep.end = o.actLast;
+      ep.inWin[other] = inO;
+      ep.inWin[me] = inMe;
+      if (inO >= 2 && inMe >= 2) ep.dual = true;
+    }
+  }
+
+  /** The episodes of `src`'s current run are over (a new run or a bow-out). */
+  private closeEpisodes(s: VhidState, src: Source): void {
+    if (s.open.length) s.open = s.open.filter((e) => e.src[0] !== src && e.src[1] !== src);
   }
 
   /** Re-run auth diagnosis at the end (every announcement now known). */
@@ -326,24 +434,27 @@ export class Analyzer {
     const vhids: VhidView[] = [];
     const keys = new Set<number>([...this.carp.keys(), ...this.vrrp.keys()]);
     let problems = 0;
+    let info = 0;
     // Sorted by vhid, then CARP before VRRP, IPv4 before IPv6.
     const order = [...keys].sort((a, b) => (a & 255) - (b & 255) || a - b);
     for (const key of order) {
       for (const s of [this.carp.get(key), this.vrrp.get(key)]) {
         if (!s) continue;
         const v = this.vhidView(s);
-        problems += v.problems.length;
+        for (const p of v.problems) if (p.severity === "info") info++;
+        else problems++;
         vhids.push(v);
       }
     }
     const other: Problem[] = [...this.other];
-    if (this.invalidN) other.push({ code: "invalid", message: `${this.invalidN} invalid protocol-112 packet(s), last: ${this.lastInvalid}` });
+    if (this.invalidN) other.push({ code: "invalid", severity: "warning", message: `${this.invalidN} invalid protocol-112 packet(s), last: ${this.lastInvalid}` });
     problems += other.length;
     return {
       packets: { ...this.counts },
       vhids,
       other_problems: other,
       problems,
+      info,
       first_time: this.firstTime,
       last_time: this.lastTime,
     };
@@ -359,33 +470,43 @@ export class Analyzer {
     if (clash) {
       problems.push({
         code: "vrrp-clash",
+        severity: "error",
         message: `vhid ${s.vhid} is also used by ${proto === "carp" ? "a VRRP router (vrid" : "CARP (vhid"} ${s.vhid}); both use MAC 00:00:5e:00:01:${hex2(s.vhid)}`,
       });
     }
-    if (s.overlaps >= 3) {
-      problems.push({
-        code: "two-masters",
-        message: `two masters at once: ${s.overlapPair} both kept advertising (${s.overlaps} overlapping adverts, ${fmtSpan(s.overlapFirst, s.overlapLast)})`,
-      });
+    const overlaps: Overlap[] = [];
+    const notes: string[] = [];
+    for (const e of s.episodes) {
+      if (!e.seen) continue;
+      const [a, b] = [e.src[0].ip, e.src[1].ip];
+      const d = Math.max(0, e.end - e.start);
+      overlaps.push({ sources: [a, b], start: e.start, end: e.end, duration_s: round6(d), adverts: [e.inWin[0], e.inWin[1]], two_masters: e.dual });
+      if (e.dual) {
+        problems.push({
+          code: "two-masters",
+          severity: "error",
+          message: `two masters at once: ${a} and ${b} both advertised for ${fmtDur(d)} (${e.inWin[0]} and ${e.inWin[1]} adverts), ${fmtSpan(e.start, e.end)}`,
+        });
+      } else {
+        notes.push(`handover overlap ${fmtDur(d)}: ${a} and ${b} both advertising from ${new Date(e.start * 1000).toISOString()}`);
+      }
     }
+    if (s.episodesDropped) notes.push(`${s.episodesDropped} more overlap episode(s) not listed`);
     if (s.ttlCount) {
       const who = [...s.ttlBad].map(([ip, ttl]) => `${ip} ttl ${ttl}`).join(", ");
-      problems.push({ code: "ttl", message: `${s.ttlCount} advert(s) with TTL/hop limit ≠ 255 (${who}); receivers drop them` });
+      problems.push({ code: "ttl", severity: "error", message: `${s.ttlCount} advert(s) with TTL/hop limit ≠ 255 (${who}); receivers drop them` });
     }
     if (s.replays) {
       problems.push({
         code: "replay",
+        severity: "warning",
         message: `${s.replays} advert(s) repeated a recent counter (${[...s.replayFrom].join(", ")}): looped or replayed packets`,
       });
     }
-    for (const [ip, mac] of s.macBad) {
-      const exp = expectedMac(proto, s.vhid, ip.includes(":") ? 6 : 4);
-      const ucarp = mac === `00:00:5e:00:00:${hex2(s.vhid)}` ? " (ucarp's 00:00:5e:00:00:vhid)" : "";
-      problems.push({ code: "source-mac", message: `adverts from ${ip} use source MAC ${mac}${ucarp}, expected ${exp}` });
-    }
-    if (s.badSum) problems.push({ code: "checksum", message: `${s.badSum} advert(s) with a bad checksum` });
+    for (const [ip, mac] of s.macBad) problems.push(macProblem(proto, s.vhid, ip, mac));
+    if (s.badSum) problems.push({ code: "checksum", severity: "error", message: `${s.badSum} advert(s) with a bad checksum` });
     if (s.authBad) {
-      problems.push({ code: "auth", message: `${s.authBad} advert(s) failed HMAC verification${s.diagnosis ? `: ${s.diagnosis}` : ""}` });
+      problems.push({ code: "auth", severity: "error", message: `${s.authBad} advert(s) failed HMAC verification${s.diagnosis ? `: ${s.diagnosis}` : ""}` });
     }
     // Candidates: every source whose last advert was not a bow-out.
     const live = sources.filter((x) => !x.bowedOut && x.trusted > 0);
@@ -395,7 +516,7 @@ export class Analyzer {
     for (const [k, ips] of byKey) {
       if (ips.length > 1) {
         const what = proto === "carp" ? `advbase/advskew/demote ${k}` : `priority ${k}`;
-        problems.push({ code: "advskew-tie", message: `${ips.join(" and ")} advertise the same ${what}: the election is a race` });
+        problems.push({ code: "advskew-tie", severity: "warning", message: `${ips.join(" and ")} advertise the same ${what}: the election is a race` });
       }
     }
     let election: VhidView["election"] = null;
@@ -452,6 +573,8 @@ export class Analyzer {
       },
       transitions: s.nTransitions,
       transition_log: s.transitions,
+      overlaps,
+      notes,
       auth: {
         status: proto === "vrrp" ? "unverified" : status,
         ok: s.authOk,
@@ -465,6 +588,38 @@ export class Analyzer {
       election,
     };
   }
+}
+
+/** Whether advert `f` beats `m`'s last advert: `m`, if master, steps down on hearing it. */
+function beats(sem: PeerSemantics, f: AdvertFacts, m: Source): boolean {
+  if (f.protocol === "vrrp") return f.priority > m.priority || (f.priority === m.priority && cmpIp(f.src, m.ip) > 0);
+  if (sem === "openbsd" && f.demote !== m.demote) return f.demote < m.demote;
+  return f.advbase * 256 + f.advskew < m.advbase * 256 + m.advskew;
+}
+
+/**
+ * An advert source MAC other than the virtual MAC. FreeBSD and OpenBSD send from it (and switches
+ * learn it); ucarp sends from 00:00:5e:00:00:vhid, userland daemons on raw sockets (ours) from the
+ * interface's own MAC: harmless for receivers, so info. Another 00:00:5e MAC is likely a mistake.
+ */
+function macProblem(proto: "carp" | "vrrp", vhid: number, ip: string, mac: string): Problem {
+  const exp = expectedMac(proto, vhid, ip.includes(":") ? 6 : 4);
+  const why = `not the virtual MAC ${exp} that FreeBSD/OpenBSD send from (and switches learn)`;
+  let severity: Severity = "info";
+  let what: string;
+  if (mac === `00:00:5e:00:00:${hex2(vhid)}`) what = `source MAC ${mac} (ucarp's advert MAC)`;
+  else if (!mac.startsWith("00:00:5e:")) what = `source MAC ${mac}, the interface's own MAC (ucarp/userland style)`;
+  else {
+    severity = "warning";
+    what = `source MAC ${mac}, a virtual MAC of another vhid or protocol`;
+  }
+  return { code: "source-mac", severity, message: `adverts from ${ip} use ${what}, ${why}` };
+}
+
+function fmtDur(d: number): string {
+  if (d >= 1) return `${d.toFixed(1)} s`;
+  const ms = d * 1000;
+  return `${ms < 10 ? ms.toFixed(1) : ms.toFixed(0)} ms`;
 }
 
 function hex2(n: number): string {

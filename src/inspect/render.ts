@@ -91,7 +91,7 @@ export function summaryTable(s: SummaryView): string {
     intervalText(v),
     String(v.transitions),
     v.auth.status,
-    String(v.problems.length),
+    String(v.problems.filter((p) => p.severity !== "info").length),
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => pad(c, w[i])).join("  ").trimEnd();
@@ -101,14 +101,15 @@ export function summaryTable(s: SummaryView): string {
     if (v.election) extra.push(`  election: ${v.election.winner ?? "tie"} - ${v.election.explanation}`);
     if (v.auth.vips) extra.push(`  VIPs (${v.auth.vips_source}): ${v.auth.vips.join(", ") || "none"}`);
     if (v.auth.diagnosis && !v.problems.some((p) => p.code === "auth")) extra.push(`  auth: ${v.auth.diagnosis}`);
-    for (const p of v.problems) extra.push(`  problem [${p.code}]: ${p.message}`);
+    for (const p of v.problems) extra.push(`  ${p.severity === "info" ? "info" : "problem"} [${p.code}]: ${p.message}`);
+    for (const n of v.notes) extra.push(`  note: ${n}`);
     if (extra.length) out.push(`${v.family === 6 ? `${v.protocol}6` : v.protocol} ${v.vhid}:`, ...extra);
   }
-  for (const p of s.other_problems) out.push(`problem [${p.code}]: ${p.message}`);
+  for (const p of s.other_problems) out.push(`${p.severity === "info" ? "info" : "problem"} [${p.code}]: ${p.message}`);
   const c = s.packets;
   out.push(
     `${c.total} protocol-112 packet(s): ${c.carp} CARP, ${c.vrrp} VRRP, ${c.invalid} invalid; ${c.garp} GARP, ${c.na} NA; ` +
-      `${s.problems} problem(s)`,
+      `${s.problems} problem(s)${s.info ? `, ${s.info} info` : ""}`,
   );
   return out.join("\n");
 }

@@ -70,7 +70,29 @@ export interface Problem {
     | "auth"
     | "checksum"
     | "invalid";
+  /**
+   * error: the vhid does not work as configured (two masters, dropped or failing adverts);
+   * warning: likely a mistake (advskew tie, replays, a wrong virtual MAC);
+   * info: worth knowing, harmless on the wire (ucarp's or the interface's own source MAC).
+   * --fail-on-problem counts errors and warnings.
+   */
+  severity: Severity;
   message: string;
+}
+
+export type Severity = "error" | "warning" | "info";
+
+/** Two sources advertising at the same time: [start, end] is where both were advertising. */
+export interface Overlap {
+  /** The source that was advertising first, then the one that joined. */
+  sources: [string, string];
+  start: number;
+  end: number;
+  duration_s: number;
+  /** Adverts of each (same order as `sources`) within [start, end]. */
+  adverts: [number, number];
+  /** Both kept advertising (2+ adverts each inside the overlap): a problem, not a handover. */
+  two_masters: boolean;
 }
 
 export interface SourceView {
@@ -99,6 +121,10 @@ export interface VhidView {
   interval: { expected_s: number | null; mean_s: number | null; jitter_s: number | null; samples: number };
   transitions: number;
   transition_log: { time: number; from: string; to: string }[];
+  /** Times two sources advertised at once (first 100): handover crossings and two-master episodes. */
+  overlaps: Overlap[];
+  /** Remarks that are not problems, e.g. "handover overlap 3.3 ms ...". */
+  notes: string[];
   auth: {
     status: "ok" | "bad" | "unverified" | "mixed";
     ok: number;
@@ -117,7 +143,10 @@ export interface SummaryView {
   vhids: VhidView[];
   /** Problems not tied to one vhid (invalid packets). */
   other_problems: Problem[];
+  /** Problems with severity error or warning (what --fail-on-problem counts). */
   problems: number;
+  /** Problems with severity info. */
+  info: number;
   first_time: number | null;
   last_time: number | null;
 }

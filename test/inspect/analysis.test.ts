@@ -241,3 +241,57 @@ describe("summary", () => {
     expect(b.stdout).toBe(a.stdout);
   });
 });
+
+describe("summary: handovers and source MACs (the demo's capture)", () => {
+  const H1 = "198.51.100.11", H2 = "198.51.100.12";
+  const mac = (src: string) => (src === H1 ? "02:00:00:00:00:01" : "02:00:00:00:00:02");
+  // `carp demo`: h1 (advskew 0) and h2 (advskew 50), our daemon sending from the interfaces' own MACs;
+  // h1 is killed, comes back and preempts, then sets advskew 200 and h2 takes over.
+  const timeline: [string, number, number][] = [
+    [H1, 0, 0], [H1, 1.000152, 0], [H1, 2.001022, 0], [H2, 5.198628, 50], [H2, 6.394252, 50],
+    [H1, 6.395994, 0], [H2, 6.396586, 50], [H1, 7.395487, 0], [H1, 8.39637, 0],
+    [H1, 9.167507, 200], [H2, 9.16809, 50], [H1, 9.171378, 200], [H2, 10.363777, 50], [H2, 11.561028, 50],
+  ];
+  const demo = writePcap(dir, "demo.pcap", timeline.map(([src, t, advskew], i) => ({
+    time: T0 + t,
+    data: advertFrame({ vhid: 1, src, advskew, srcMac: mac(src), pass: "demo", v4: ["198.51.100.100"], counter: 1000n + BigInt(i) }),
+  })));
+  const args = ["--summary", "--json", "--fail-on-problem", "--pass", "demo", "--vip", "1=198.51.100.100"];
+
+  it("final master h2, three transitions, overlaps as notes, own MACs as info: exit 0", () => {
+    const r = carpCli(["inspect", "--read", demo, ...args]);
+    expect(r.stderr).toBe("");
+    const s = JSON.parse(r.stdout);
+    const v = s.vhids[0];
+    expect(v.master.ip).toBe(H2);
+    expect(v.transition_log.map((x: any) => `${x.from}>${x.to}`)).toEqual([`${H1}>${H2}`, `${H2}>${H1}`, `${H1}>${H2}`]);
+    expect(v.problems.map((p: any) => [p.code, p.severity])).toEqual([["source-mac", "info"], ["source-mac", "info"]]);
+    for (const p of v.problems) expect(p.message).toContain("the interface's own MAC (ucarp/userland style)");
+    expect(v.notes).toHaveLength(2);
+    expect(v.notes[1]).toMatch(/^handover overlap 3\.3 ms/);
+    expect(s.problems).toBe(0);
+    expect(s.info).toBe(2);
+    expect(r.code).toBe(0);
+    // The per-packet path (stdin) agrees with the bulk path.
+    expect(carpCli(["inspect", "--read", "-", ...args], { input: readFileSync(demo) }).stdout).toBe(r.stdout);
+  });
+
+  it("the table shows info and notes apart from problems", () => {
+    const out = carpCli(["inspect", "--read", demo, "--summary"]).stdout;
+    expect(out).toMatch(/^1\s+carp\s+198\.51\.100\.12\s+02:00:00:00:00:02\s+198\.51\.100\.11\s+1\/50\/0\s+\S+ ±\S+\s+3\s+unverified\s+0$/m);
+    expect(out).toMatch(/ {2}info \[source-mac\]: adverts from 198\.51\.100\.11 use source MAC 02:00:00:00:00:01, the interface's own MAC/);
+    expect(out).toMatch(/ {2}note: handover overlap 3\.3 ms/);
+    expect(out).toMatch(/0 problem\(s\), 2 info$/m);
+  });
+
+  it("ucarp's advert MAC is named; another vhid's virtual MAC is a warning and fails --fail-on-problem", () => {
+    const f = (m: string) =>
+      writePcap(dir, `mac-${m.replace(/:/g, "")}.pcap`, series({ vhid: 1, src: H1, srcMac: m }, T0, 3));
+    const u = carpCli(["inspect", "--read", f("00:00:5e:00:00:01"), "--summary", "--json", "--fail-on-problem"]);
+    expect(u.code).toBe(0);
+    expect(JSON.parse(u.stdout).vhids[0].problems[0].message).toContain("source MAC 00:00:5e:00:00:01 (ucarp's advert MAC)");
+    const w = carpCli(["inspect", "--read", f("00:00:5e:00:01:02"), "--summary", "--json", "--fail-on-problem"]);
+    expect(w.code).toBe(1);
+    expect(JSON.parse(w.stdout).vhids[0].problems[0]).toMatchObject({ code: "source-mac", severity: "warning" });
+  });
+});
