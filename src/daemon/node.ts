@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 
 import { Cluster, type Action, type CarpState, type TaggedAction, type TimerName, type VhidParams, type VhidStatus } from "../core/index.js";
-import { encodeCarp } from "../protocol/carp.js";
+import { CARP_AUTHLEN, CARP_HEADER_LEN, CARP_VERSION, CARP_TYPE_ADVERTISEMENT, carpFinishChecksum } from "../protocol/carp.js";
 import { CarpAuth, isHmacError } from "../protocol/hmac.js";
 import { receiveCarp, type ReceiveVhid } from "../protocol/receive.js";
 import type { CarpReason, IpFamily } from "../protocol/types.js";
@@ -22,6 +22,7 @@ import { DevdRunner, eventsForTransition, parseDevdConf } from "../host/devd.js"
 import type { Config, VhidConfig } from "./config.js";
 import { Announcer, interfaceInfo } from "./l2.js";
 import { Logger, epochMs, type LogEntry } from "./log.js";
+import { DeadlineScheduler } from "./scheduler.js";
 
 /** carpstats, as `netstat -s -p carp` shows them (daemon-wide). */
 export interface CarpStats {
@@ -112,6 +113,15 @@ interface VhidRt {
   hook: HookConfig;
   rx: { badttl: number; badauth: number; badver: number; badsum: number };
   vipChain: Promise<unknown>;
+  /** Reused for every advert of this vhid (the socket copies it synchronously). */
+  pkt: Buffer;
+  sendOpts: Partial<Record<IpFamily, { dst?: string; src?: string }>>;
+}
+
+interface TimerRef {
+  ifr: IfRt;
+  vhid: number;
+  timer: TimerName;
 }
 
 interface IfRt {
@@ -122,7 +132,6 @@ interface IfRt {
   link: LinkWatcher;
   announcer: Announcer;
   own: string[];
-  timers: Map<string, NodeJS.Timeout>;
 }
 
 const zeroStats = (): CarpStats => ({
@@ -184,11 +193,13 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
   private stopping = false;
   private startedAt = 0;
   private readonly now: () => number;
+  private readonly timers: DeadlineScheduler<TimerRef>;
 
   constructor(config: Config, private readonly opts: CarpNodeOptions = {}) {
     super();
     this.config = config;
     this.now = opts.now ?? (() => performance.now());
+    this.timers = new DeadlineScheduler<TimerRef>((t, now) => this.onTimer(t, now), this.now);
     this.log = new Logger(config.logFormat, config.debug, opts.logSink, (e) => this.emit("log", e));
     this.vips = new VipManager({ stateFile: opts.vipStateFile ?? `${config.control}.vips.json` });
     this.hooks = new HookRunner({ onResult: (r) => this.onHookResult(r) });
@@ -296,7 +307,6 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
       link,
       announcer: new Announcer(ifname, mac),
       own,
-      timers: new Map(),
     };
     this.ifs.set(ifname, ifr);
     for (const v of list) this.addVhidRt(ifr, v);
@@ -320,6 +330,11 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
       hook: this.hookConfig(v),
       rx: { badttl: 0, badauth: 0, badver: 0, badsum: 0 },
       vipChain: Promise.resolve(),
+      pkt: Buffer.alloc(CARP_HEADER_LEN),
+      sendOpts: {
+        4: { ...(v.peer ? { dst: v.peer } : {}), ...(v.srcip ? { src: v.srcip } : {}) },
+        6: { ...(v.peer6 ? { dst: v.peer6 } : {}), ...(v.srcip6 ? { src: v.srcip6 } : {}) },
+      },
     });
   }
 
@@ -382,9 +397,8 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
   }
 
   private closeAll(): void {
+    this.timers.clear();
     for (const ifr of this.ifs.values()) {
-      for (const t of ifr.timers.values()) clearTimeout(t);
-      ifr.timers.clear();
       for (const s of Object.values(ifr.socks)) s?.close();
       ifr.link.stop();
       ifr.announcer.close();
@@ -492,10 +506,18 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
   private send(ifr: IfRt, rt: VhidRt, family: IpFamily, ad: { vhid: number; advbase: number; advskew: number; demote: number; counter: bigint }): boolean {
     const sock = ifr.socks[family];
     if (!sock) return false;
-    const pkt = encodeCarp({ vhid: ad.vhid, advbase: ad.advbase, advskew: ad.advskew, demote: ad.demote, counter: ad.counter, hmac: rt.auth.sign(ad.counter) });
-    const dst = family === 4 ? rt.cfg.peer : rt.cfg.peer6;
-    const src = family === 4 ? rt.cfg.srcip : rt.cfg.srcip6;
-    const r = sock.send(pkt, { ...(dst ? { dst } : {}), ...(src ? { src } : {}) });
+    // Encoded in place into the vhid's own buffer: no allocation per advert.
+    const pkt = rt.pkt;
+    pkt[0] = (CARP_VERSION << 4) | CARP_TYPE_ADVERTISEMENT;
+    pkt[1] = ad.vhid & 0xff;
+    pkt[2] = ad.advskew & 0xff;
+    pkt[3] = CARP_AUTHLEN;
+    pkt[4] = ad.demote & 0xff;
+    pkt[5] = ad.advbase & 0xff;
+    pkt.writeBigUInt64BE(BigInt.asUintN(64, ad.counter), 8);
+    rt.auth.signInto(pkt, pkt, 16, 8);
+    carpFinishChecksum(pkt);
+    const r = sock.send(pkt, rt.sendOpts[family]);
     if (r.ok) {
       if (family === 4) this.carpstats.opackets++;
       else this.carpstats.opackets6++;
@@ -506,33 +528,22 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     return false;
   }
 
-  private timerKey(vhid: number, t: TimerName): string {
-    return `${vhid}/${t}`;
+  private timerKey(ifr: IfRt, vhid: number, t: TimerName): string {
+    return `${ifr.name}/${vhid}/${t}`;
   }
 
   private arm(ifr: IfRt, vhid: number, t: TimerName, at: number): void {
-    const key = this.timerKey(vhid, t);
-    const old = ifr.timers.get(key);
-    if (old) clearTimeout(old);
-    const fire = () => {
-      ifr.timers.delete(key);
-      if (this.stopping || !ifr.cluster.get(vhid)) return;
-      const now = this.now();
-      // Node may wake a fraction of a millisecond early: wait out the remainder so the deadline holds.
-      if (now < at - 0.05) {
-        ifr.timers.set(key, setTimeout(fire, Math.max(1, at - now)));
-        return;
-      }
-      this.exec(ifr, ifr.cluster.input(vhid, { kind: "timer", timer: t }, now).actions);
-    };
-    ifr.timers.set(key, setTimeout(fire, Math.max(0, at - this.now())));
+    this.timers.arm(this.timerKey(ifr, vhid, t), at, { ifr, vhid, timer: t });
+  }
+
+  /** A timer expiry; `now` is its deadline unless it fired late (see scheduler.ts). */
+  private onTimer(t: TimerRef, now: number): void {
+    if (this.stopping || this.ifs.get(t.ifr.name) !== t.ifr || !t.ifr.cluster.get(t.vhid)) return;
+    this.exec(t.ifr, t.ifr.cluster.input(t.vhid, { kind: "timer", timer: t.timer }, now).actions);
   }
 
   private disarm(ifr: IfRt, vhid: number, t: TimerName): void {
-    const key = this.timerKey(vhid, t);
-    const old = ifr.timers.get(key);
-    if (old) clearTimeout(old);
-    ifr.timers.delete(key);
+    this.timers.disarm(this.timerKey(ifr, vhid, t));
   }
 
   private vipOp(ifr: IfRt, rt: VhidRt, op: "add" | "remove"): void {
