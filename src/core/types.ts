@@ -53,7 +53,10 @@ export type Command =
   | { op: "setAdvbase"; value: number }
   | { op: "setPreempt"; value: boolean }
   | { op: "demote"; delta: number } // per-vhid demotion += delta
-  | { op: "setDemote"; value: number }; // per-vhid demotion := value
+  | { op: "setDemote"; value: number } // per-vhid demotion := value
+  // A MASTER sends its adverts now and restarts its advertise interval (e.g. after setAdvskew/setAdvbase,
+  // so peers learn the new values at once); in any other state it does nothing.
+  | { op: "advertise" };
 
 export type Input =
   | ({ kind: "advert" } & ReceivedAdvert)

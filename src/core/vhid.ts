@@ -527,6 +527,9 @@ function onCommand(st: Step, c: Command): string | undefined {
       advertiseNowIfMaster(st);
       return;
     }
+    case "advertise":
+      if (s.running) advertiseNowIfMaster(st);
+      return;
     default:
       return `unknown command ${String((c as { op?: unknown })?.op)}`;
   }

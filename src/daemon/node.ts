@@ -627,11 +627,8 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     if (req.preempt !== undefined) run("--preempt", c.command(req.vhid, { op: "setPreempt", value: req.preempt }, now));
     if (req.demote !== undefined) run("--demote", c.command(req.vhid, { op: "demote", delta: req.demote }, now));
     if (req.state !== undefined) run("--state", c.command(req.vhid, { op: "force", state: req.state === "master" ? "MASTER" : "BACKUP" }, now));
-    // A MASTER tells its peers about a new advbase/advskew now rather than at its next interval:
-    // fire the advertise timer early (the core re-arms it).
-    if (advertNow && c.get(req.vhid)?.state === "MASTER" && c.get(req.vhid)?.timers.advertise !== undefined) {
-      this.exec(ifr, c.input(req.vhid, { kind: "timer", timer: "advertise" }, now).actions);
-    }
+    // A MASTER tells its peers about a new advbase/advskew now rather than at its next interval.
+    if (advertNow) run("--advskew", c.command(req.vhid, { op: "advertise" }, now));
     const rt = ifr.vhids.get(req.vhid)!;
     const changes = Object.entries(req).filter(([k, v]) => k !== "vhid" && k !== "interface" && v !== undefined).map(([k, v]) => `${k} ${v}`);
     this.log.info(`vhid ${req.vhid}@${ifr.name}: set ${changes.join(", ")}`, { event: "set", interface: ifr.name, vhid: req.vhid });
