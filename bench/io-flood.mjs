@@ -203,6 +203,8 @@ async function receiver(kind, root, family) {
         const wall = Math.max(lastAt - t0, 0.001) / 1e3;
         process.stdout.write(JSON.stringify({ packets: n, wall, cpuUs: cpu.user + cpu.system }) + "\n");
       }, 20);
+    } else if (line === "lat-warm") {
+      latencies = []; // the latency code path runs (and gets compiled) on a burst first; discarded
     } else if (line === "lat-start") {
       latencies = [];
       c0 = process.cpuUsage();
@@ -359,6 +361,17 @@ const median = (xs) => {
 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Before timing lone adverts: a burst through the receiver's latency path, so that what is measured
+// is each advert's cost, not the JIT compiling that path (which CPU per packet would otherwise
+// charge to the first hundred adverts, more so for receivers with more JS on the path).
+async function warmLatency(topo, rx, famArgs) {
+  rx.say("lat-warm");
+  const burst = child(topo.ns.a, ["--sender", "--count", "20000", ...famArgs]);
+  await burst.next();
+  await burst.next();
+  await sleep(300);
+}
+
 // --latency-only: lone adverts only, the receivers taking turns (ROUNDS × PINGS each) so that
 // changing load on a shared machine spreads over all of them alike.
 async function latencyOnly(topo, kinds, famArgs) {
@@ -367,6 +380,7 @@ async function latencyOnly(topo, kinds, famArgs) {
     for (const kind of kinds) {
       const rx = child(topo.ns.b, ["--receiver", kind, ...famArgs]);
       if ((await rx.next()) !== "ready") throw new Error(`${kind} receiver did not start`);
+      await warmLatency(topo, rx, famArgs);
       rx.say("lat-start");
       const ping = child(topo.ns.a, ["--sender", "--ping", String(PINGS), ...famArgs]);
       await ping.next();
@@ -434,6 +448,7 @@ async function main() {
         drain.cpus.push(d.cpuUs / Math.max(1, d.packets));
       }
       // Phase 3, latency: lone adverts 5 ms apart, one-way delay until the JS handler sees them.
+      await warmLatency(topo, rx, famArgs);
       rx.say("lat-start");
       const ping = child(topo.ns.a, ["--sender", "--ping", String(PINGS), ...famArgs]);
       await ping.next();
