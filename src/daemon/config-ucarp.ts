@@ -143,22 +143,18 @@ const VHID_FLAGS = new Set([
 ]);
 
 /**
- * ucarp reads numbers with C strtoul (base 0: "0x10" is 16, "010" is 8, trailing junk ignored) and keeps
- * advbase/advskew in an unsigned char (300 becomes 44). We read them the same way, with a warning whenever
- * the result differs from the plain decimal reading. Non-numeric text and negatives are left for the
- * validator to reject.
+ * ucarp reads numbers with C strtoul (base 0: "0x10" is 16, "010" is 8, trailing junk ignored). We read
+ * them the same way, with a warning whenever the result differs from the plain decimal reading. Unlike
+ * ucarp we do NOT wrap advbase/advskew into a byte (ucarp turns 300 into 44): out-of-range values are left
+ * for the validator, which rejects them naming the flag. Non-numeric text and negatives too.
  */
-export function ucarpNumber(text: string, flag: string, wrapByte: boolean, warnings: string[]): string {
+export function ucarpNumber(text: string, flag: string, warnings: string[]): string {
   const m = /^\s*\+?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)/.exec(text);
   if (!m) return text;
   const lit = m[1];
-  let n = /^0[xX]/.test(lit) ? parseInt(lit.slice(2), 16) : lit.length > 1 && lit[0] === "0" ? parseInt(lit, 8) : Number(lit);
+  const n = /^0[xX]/.test(lit) ? parseInt(lit.slice(2), 16) : lit.length > 1 && lit[0] === "0" ? parseInt(lit, 8) : Number(lit);
   if (!/^\d+$/.test(text) || (text.length > 1 && text[0] === "0")) {
     warnings.push(`${flag}: ${JSON.stringify(text)} read as ${n} (ucarp's strtoul)`);
-  }
-  if (wrapByte && n > 255) {
-    warnings.push(`${flag}: ${n} wraps to ${n & 255} (ucarp keeps it in an unsigned char)`);
-    n &= 255;
   }
   return String(n);
 }
@@ -178,18 +174,18 @@ export function parseUcarpArgv(argv: readonly string[]): Result<ParsedArgv> {
       case "interface": interfaceGiven = s; v.interface = s; break;
       case "srcip": v.srcip = s; break;
       case "mcastip": case "mcast": v.mcast = s; break;
-      case "vhid": v.vhid = ucarpNumber(s, flag, false, warnings); break;
+      case "vhid": v.vhid = ucarpNumber(s, flag, warnings); break;
       case "pass": v.password = s; break;
       case "passfile": v.passfile = s; break;
       case "preempt": v.preempt = true; break;
       case "neutral": v.neutral = true; break;
       case "addr": (v.addresses ??= []).push(s); break;
       case "help": out.help = true; break;
-      case "advbase": v.advbase = ucarpNumber(s, flag, true, warnings); break;
-      case "advskew": v.advskew = ucarpNumber(s, flag, true, warnings); break;
+      case "advbase": v.advbase = ucarpNumber(s, flag, warnings); break;
+      case "advskew": v.advskew = ucarpNumber(s, flag, warnings); break;
       case "upscript": v.upscript = s; break;
       case "downscript": v.downscript = s; break;
-      case "deadratio": v.deadratio = ucarpNumber(s, flag, false, warnings); break;
+      case "deadratio": v.deadratio = ucarpNumber(s, flag, warnings); break;
       case "debug": out.global.debug = true; break;
       case "shutdown": v.shutdownScript = true; break;
       case "daemonize": out.global.daemonize = true; break;

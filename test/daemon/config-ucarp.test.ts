@@ -163,7 +163,10 @@ describe("errors name the flag, one line", () => {
     [["--vhid=300", ...without("-v")], "--vhid: must be 1-255, got 300"],
     [["--vhid=0", ...without("-v")], "--vhid: must be 1-255, got 0"],
     [["-v", "abc", ...without("-v")], '--vhid: must be an integer 1-255, got "abc"'],
-    [["-b", "256", ...ok], "--advbase: advbase 0 needs a non-zero advskew (interval would be 0)"], // 256 wraps to 0
+    [["-b", "256", ...ok], "--advbase: must be 0-255, got 256"], // ucarp would wrap it to 0
+    [["-k", "300", ...ok], "--advskew: must be 0-255, got 300"], // ucarp would wrap it to 44
+    [["-k", "0x100", ...ok], "--advskew: must be 0-255, got 256"],
+    [["-b", "300", "--semantics", "openbsd", ...ok], "--advbase: must be 0-255, got 300"],
     [["-k", "-1", ...ok], "--advskew: must be 0-255, got -1"],
     [["-b", "0", ...ok], "--advbase: advbase 0 needs a non-zero advskew (interval would be 0)"],
     [["-r", "0", ...ok], "--deadratio: must be 1-2147483647, got 0"],
@@ -193,18 +196,18 @@ describe("errors name the flag, one line", () => {
     expect(err(argv as string[])).toBe(msg);
   });
 
-  it("reads numbers like ucarp's strtoul and wraps advbase/advskew to a byte, with warnings", () => {
-    const r = loadConfigFromArgv(["-v", "0x10", "-k", "300", "-b", "012", "-r", "4x", ...without("-v")]);
+  it("reads numbers like ucarp's strtoul, with warnings, but never wraps advbase/advskew to a byte", () => {
+    const r = loadConfigFromArgv(["-v", "0x10", "-k", "0x20", "-b", "012", "-r", "4x", ...without("-v")]);
     expect(r.ok).toBe(true);
     if (!r.ok || r.value.help) return;
-    expect(r.value.vhids[0]).toMatchObject({ vhid: 16, advskew: 44, advbase: 10, deadratio: 4 });
+    expect(r.value.vhids[0]).toMatchObject({ vhid: 16, advskew: 32, advbase: 10, deadratio: 4 });
     expect(r.warnings).toEqual([
       '-v (--vhid): "0x10" read as 16 (ucarp\'s strtoul)',
-      "-k (--advskew): 300 wraps to 44 (ucarp keeps it in an unsigned char)",
+      '-k (--advskew): "0x20" read as 32 (ucarp\'s strtoul)',
       '-b (--advbase): "012" read as 10 (ucarp\'s strtoul)',
       '-r (--deadratio): "4x" read as 4 (ucarp\'s strtoul)',
     ]);
-    expect(one(["-k", "256", ...ok]).advskew).toBe(0);
+    expect(err(["-k", "256", ...ok])).toBe("--advskew: must be 0-255, got 256");
   });
 
   it("advskew 255 is ucarp-only; advbase 0 needs openbsd or ucarp", () => {
