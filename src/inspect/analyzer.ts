@@ -348,8 +348,8 @@ export class Analyzer {
    * Who is master. CARP backups are silent, so the master is whoever keeps advertising. A sender takes
    * over when the master went quiet (bow-out, or no advert for 1.5 of its intervals), at once when its
    * advert beats the master's last one (the master must step down on hearing it: preemption and
-   * handover), or when it advertised twice with no advert from the master in between (the master
-   * stopped without a bow-out). A worse advert from someone else while the master keeps going, like
+   * handover), or when it advertised twice with no advert from the master in between and the master
+   * missed its next advert (it stopped without a bow-out). A worse advert from someone else while the master keeps going, like
    * a stepping-down master's last advert, changes nothing.
    */
   private mastership(s: VhidState, src: Source, f: AdvertFacts, prevSeq: number, newRun: boolean): void {
@@ -365,7 +365,8 @@ export class Analyzer {
     let since = -1;
     if (m.bowedOut || t - m.last > m.window(f.protocol)) since = src.streakStart;
     else if (beats(s.sem, f, m)) since = t;
-    else if (!newRun && m.seq < prevSeq) since = src.streakStart;
+    // Twice in a row, and the master missed its own next advert (not just jitter between two masters).
+    else if (!newRun && m.seq < prevSeq && t - m.last > m.interval(f.protocol) + SLACK) since = src.streakStart;
     if (since < 0) return;
     s.nTransitions++;
     if (s.transitions.length < 100) s.transitions.push({ time: since, from: m.ip, to: src.ip });

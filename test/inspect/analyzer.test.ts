@@ -240,3 +240,20 @@ describe("Analyzer: source MAC severity", () => {
     expect(s.problems).toBe(1);
   });
 });
+
+describe("Analyzer: two masters in step", () => {
+  it("jitter between two masters advertising almost together does not flip the master back and forth", () => {
+    const an = new Analyzer();
+    const ads: [string, number][] = [];
+    // Same advskew, .2 about 10 ms behind .1; every third round .1 is 30 ms late and comes after .2.
+    for (let i = 0; i < 12; i++) {
+      ads.push(["198.51.100.1", 10 + i + (i % 3 === 2 ? 0.03 : 0)]);
+      ads.push(["198.51.100.2", 10.5 + i + 0.01 - 0.5]);
+    }
+    for (const [src, t] of ads.sort((a, b) => a[1] - b[1])) carp(an, src, t);
+    const v = an.view().vhids[0];
+    expect(v.master?.ip).toBe("198.51.100.1");
+    expect(v.transitions).toBe(0);
+    expect(v.problems.map((p) => p.code).sort()).toEqual(["advskew-tie", "two-masters"]);
+  });
+});
