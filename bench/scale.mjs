@@ -7,7 +7,8 @@
 // Metrics per implementation: CPU % of one core (user+sys of every process in the node's namespace,
 // from /proc), RSS (sum, MB), and advert interval jitter p50/p99 (|interval - advbase|, ms) measured
 // by tcpdump on an observer host (and the median interval, to tell drift from jitter). Targets for ours: < 2 % of a core, RSS < 100 MB, p99 jitter < 2 ms.
-//   node bench/scale.mjs [--vhids 255] [--seconds 20] [--quick] [--only ours,ucarp,keepalived] [--json FILE]
+//   node bench/scale.mjs [--vhids 255] [--seconds 20] [--quick] [--only ours,ucarp,keepalived] [--json FILE] [--dump PREFIX]
+// (--dump writes the captured window, PREFIX.<impl>.json, for looking at individual intervals)
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -122,6 +123,7 @@ async function measure(kind) {
     const u1 = usage(node.ns);
     const wall = (Date.now() - w0) / 1000;
     const window = cap.adverts.filter((a) => a.t >= from);
+    if (arg("dump")) writeFileSync(`${arg("dump")}.${kind}.json`, JSON.stringify(window.map((a) => ({ t: a.t, vhid: a.vhid, src: a.src }))));
     const jitter = [];
     const ivs = [];
     for (let v = 1; v <= N; v++) {

@@ -122,7 +122,18 @@ interface TimerRef {
   ifr: IfRt;
   vhid: number;
   timer: TimerName;
+  /** The core's deadline (the scheduler may wake earlier, see ADVERT_LEAD_MS). */
+  at: number;
 }
+
+/**
+ * Advertise timers wake this much before their deadline: the core steps of the whole pass run first
+ * (with `now` = the deadline), then the daemon waits out the rest of the lead and sends every advert
+ * of the pass back to back, so the wire timing does not carry the cost of 255 core steps.
+ */
+const ADVERT_LEAD_MS = 3;
+/** Expiries later than this are delivered at the real time instead of their deadline. */
+const MAX_CATCH_UP_MS = 100;
 
 interface IfRt {
   name: string;
@@ -199,7 +210,7 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     super();
     this.config = config;
     this.now = opts.now ?? (() => performance.now());
-    this.timers = new DeadlineScheduler<TimerRef>((t, now) => this.onTimer(t, now), this.now);
+    this.timers = new DeadlineScheduler<TimerRef>((due) => this.onTimers(due), this.now);
     this.log = new Logger(config.logFormat, config.debug, opts.logSink, (e) => this.emit("log", e));
     this.vips = new VipManager({ stateFile: opts.vipStateFile ?? `${config.control}.vips.json` });
     this.hooks = new HookRunner({ onResult: (r) => this.onHookResult(r) });
@@ -450,10 +461,11 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
   // ---- actions --------------------------------------------------------------------------------
 
   /** Executes actions: adverts, then timers, then VIPs/announcements, then logs/devd/hooks. */
-  private exec(ifr: IfRt, actions: TaggedAction[]): void {
-    if (actions.length === 0) return;
+  private exec(ifr: IfRt, actions: TaggedAction[], sent: { vhid: number; ok: boolean }[] = []): void {
+    if (actions.length === 0 && sent.length === 0) return;
     const stepTs = epochMs(); // transitions are logged with the time of the step, not of the log line
-    const followUps: { vhid: number; ok: boolean }[] = [];
+    // `sent`: adverts of these actions the caller already sent; their results are fed back below.
+    const followUps = sent;
     const order: Record<Action["kind"], number> = { send: 0, arm: 1, disarm: 1, vips: 2, announce: 3, transition: 4, demote: 5, log: 6 };
     const sorted = actions.map((a, i) => ({ a, i })).sort((x, y) => order[x.a.action.kind] - order[y.a.action.kind] || x.i - y.i);
     for (const { a } of sorted) {
@@ -533,13 +545,36 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
   }
 
   private arm(ifr: IfRt, vhid: number, t: TimerName, at: number): void {
-    this.timers.arm(this.timerKey(ifr, vhid, t), at, { ifr, vhid, timer: t });
+    this.timers.arm(this.timerKey(ifr, vhid, t), t === "advertise" ? at - ADVERT_LEAD_MS : at, { ifr, vhid, timer: t, at });
   }
 
-  /** A timer expiry; `now` is its deadline unless it fired late (see scheduler.ts). */
-  private onTimer(t: TimerRef, now: number): void {
-    if (this.stopping || this.ifs.get(t.ifr.name) !== t.ifr || !t.ifr.cluster.get(t.vhid)) return;
-    this.exec(t.ifr, t.ifr.cluster.input(t.vhid, { kind: "timer", timer: t.timer }, now).actions);
+  /**
+   * Timer expiries that fell due together. Each is fed to the core with `now` = its deadline (so the
+   * next deadline is computed from it and intervals do not drift), or the real time when it fired more
+   * than MAX_CATCH_UP_MS late. All core steps of the pass run first; then, once the latest deadline of
+   * the pass is reached, every advert goes out back to back; only then the rest of the actions and the
+   * send results.
+   */
+  private onTimers(due: { payload: TimerRef; now: number }[]): void {
+    const real = this.now();
+    const steps: { ifr: IfRt; actions: TaggedAction[]; results: { vhid: number; ok: boolean }[] }[] = [];
+    let sendAt = -Infinity;
+    for (const { payload: t } of due) {
+      if (this.stopping || this.ifs.get(t.ifr.name) !== t.ifr || !t.ifr.cluster.get(t.vhid)) continue;
+      const now = real - t.at > MAX_CATCH_UP_MS ? real : t.at;
+      steps.push({ ifr: t.ifr, actions: t.ifr.cluster.input(t.vhid, { kind: "timer", timer: t.timer }, now).actions, results: [] });
+      if (t.at > sendAt) sendAt = t.at;
+    }
+    // Wait out what is left of the lead (at most ADVERT_LEAD_MS + the scheduler's coalescing window).
+    if (sendAt - this.now() <= ADVERT_LEAD_MS + 1) while (this.now() < sendAt);
+    for (const st of steps) {
+      for (const a of st.actions) {
+        if (a.action.kind !== "send") continue;
+        const rt = st.ifr.vhids.get(a.vhid);
+        if (rt) st.results.push({ vhid: a.vhid, ok: this.send(st.ifr, rt, a.action.family, a.action.advert) });
+      }
+    }
+    for (const st of steps) this.exec(st.ifr, st.actions.filter((a) => a.action.kind !== "send"), st.results);
   }
 
   private disarm(ifr: IfRt, vhid: number, t: TimerName): void {

@@ -33,9 +33,13 @@ export class DeadlineScheduler<T> {
   private firing = false;
   private readonly clock: SchedulerClock;
 
-  /** `fire(payload, now)` runs for each due entry; `now` is the deadline or, when late, the real time. */
+  /**
+   * `fire(due)` runs once per wake-up with every due entry in deadline order; each `now` is the entry's
+   * deadline or, when it fired late, the real time. Entries disarmed by an earlier callback of the same
+   * pass are not in the list (the callback runs after all were taken out).
+   */
   constructor(
-    private readonly fire: (payload: T, now: number) => void,
+    private readonly fire: (due: { payload: T; now: number }[]) => void,
     clock: SchedulerClock | (() => number),
   ) {
     this.clock = typeof clock === "function" ? realClock(clock) : clock;
@@ -86,14 +90,12 @@ export class DeadlineScheduler<T> {
       const due: [string, Entry<T>][] = [];
       for (const kv of this.entries) if (kv[1].at <= real + COALESCE_MS) due.push(kv);
       due.sort((a, b) => a[1].at - b[1].at);
+      const batch: { payload: T; now: number }[] = [];
       for (const [key, e] of due) {
-        // Skip if a previous callback in this pass disarmed or re-armed it.
-        if (this.entries.get(key) !== e || e.at > real + COALESCE_MS) continue;
-        const at = e.at;
         this.entries.delete(key);
-        const late = real - at;
-        this.fire(e.payload, late <= MAX_CATCH_UP_MS ? at : real);
+        batch.push({ payload: e.payload, now: real - e.at <= MAX_CATCH_UP_MS ? e.at : real });
       }
+      if (batch.length > 0) this.fire(batch);
     } finally {
       this.firing = false;
       let next = Infinity;

@@ -34,9 +34,11 @@ describe("DeadlineScheduler", () => {
   it("reports the scheduled deadline as now when a wake-up is a little late, so a periodic timer does not drift", () => {
     const { clock, advance } = fakeClock(() => 0.8); // every wake-up 0.8 ms late
     const fired: number[] = [];
-    const s = new DeadlineScheduler<string>((_p, now) => {
-      fired.push(now);
-      s.arm("adv", now + 1000, "adv"); // like the core: next deadline = now + interval
+    const s = new DeadlineScheduler<string>((due) => {
+      for (const { now } of due) {
+        fired.push(now);
+        s.arm("adv", now + 1000, "adv"); // like the core: next deadline = now + interval
+      }
     }, clock);
     s.arm("adv", 1000, "adv");
     advance(60_500);
@@ -49,7 +51,7 @@ describe("DeadlineScheduler", () => {
   it("delivers the real time when an expiry is very late (event loop stalled)", () => {
     const { clock, advance } = fakeClock(() => MAX_CATCH_UP_MS + 50);
     const fired: number[] = [];
-    const s = new DeadlineScheduler<string>((_p, now) => fired.push(now), clock);
+    const s = new DeadlineScheduler<string>((due) => due.forEach((d) => fired.push(d.now)), clock);
     s.arm("a", 10, "a");
     advance(1000);
     expect(fired).toEqual([10 + MAX_CATCH_UP_MS + 50]);
@@ -58,12 +60,17 @@ describe("DeadlineScheduler", () => {
   it("uses one pending wake-up for many timers and fires those due together in one pass, in deadline order", () => {
     const { clock, advance, pendingCount } = fakeClock(() => 0);
     const fired: string[] = [];
-    const s = new DeadlineScheduler<string>((p) => fired.push(p), clock);
+    const passes: number[] = [];
+    const s = new DeadlineScheduler<string>((due) => {
+      passes.push(due.length);
+      due.forEach((d) => fired.push(d.payload));
+    }, clock);
     for (let v = 255; v >= 1; v--) s.arm(`v${v}`, 1000 + (v % 2) * 0.25, `v${v}`);
     s.arm("later", 2000, "later");
     expect(pendingCount()).toBe(1);
     advance(1500);
     expect(fired.length).toBe(255);
+    expect(passes).toEqual([255]);
     // even vhids (deadline 1000) before odd ones (1000.25)
     expect(fired.slice(0, 127).every((p) => Number(p.slice(1)) % 2 === 0)).toBe(true);
     expect(s.size).toBe(1);
@@ -75,7 +82,7 @@ describe("DeadlineScheduler", () => {
   it("disarm and re-arm win over an earlier deadline", () => {
     const { clock, advance } = fakeClock(() => 0);
     const fired: string[] = [];
-    const s = new DeadlineScheduler<string>((p) => fired.push(p), clock);
+    const s = new DeadlineScheduler<string>((due) => due.forEach((d) => fired.push(d.payload)), clock);
     s.arm("a", 100, "a");
     s.arm("b", 100, "b");
     s.disarm("a");
