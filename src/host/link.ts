@@ -4,10 +4,10 @@
 // kernels' carp_linkstate mean: administratively UP and carrier present (LOWER_UP), operstate not DOWN.
 // With ignoreIfState (ucarp -S) the link is always reported up and no events are emitted.
 // If the monitor dies, the watcher falls back to polling once a second and says so through "error".
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { createInterface } from "node:readline";
-import { type IpOptions, runIp } from "./vips.js";
+import { type IpOptions, runIp, spawnMonitor, stopMonitor } from "./vips.js";
 
 export interface LinkStatus {
   up: boolean;
@@ -99,8 +99,9 @@ export class LinkWatcher extends EventEmitter {
 
   private startMonitor(): void {
     const args = [...(this.o.netns ? ["-n", this.o.netns] : []), "-o", "monitor", "link"];
-    const child = spawn(this.o.ipPath ?? "ip", args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawnMonitor(this.o.ipPath ?? "ip", args);
     this.child = child;
+    child.stdin!.on("error", () => undefined); // EPIPE if it died first: the exit handler reports it
     let stderr = "";
     child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
     createInterface({ input: child.stdout! }).on("line", (line) => {
@@ -125,9 +126,14 @@ export class LinkWatcher extends EventEmitter {
     }, this.o.pollMs ?? 1000);
   }
 
+  /** The pid of the monitor's wrapper shell (its process group), or null when not running. */
+  get monitorPid(): number | null {
+    return this.child?.pid ?? null;
+  }
+
   stop(): void {
     this.stopped = true;
-    this.child?.kill("SIGTERM");
+    if (this.child) stopMonitor(this.child);
     this.child = null;
     if (this.poll) clearInterval(this.poll);
     this.poll = null;

@@ -335,6 +335,33 @@ export interface AddressEvent {
   family: 4 | 6;
 }
 
+// Wraps a long-running monitor (`ip monitor ...`) so that it dies with the daemon: the shell starts it,
+// then waits for EOF on its stdin (a pipe whose only writer is the daemon), and kills it then. EOF comes
+// when the daemon exits for any reason, SIGKILL included (Linux has no PDEATHSIG from Node). `wait`
+// returns when the monitor itself dies, and the shell exits with its status, killing the reader.
+// Background jobs of a non-interactive sh read /dev/null, hence the explicit fd 3.
+const MONITOR_WRAPPER =
+  'exec 3<&0; "$0" "$@" </dev/null & m=$!; (while read -r _ <&3; do :; done; kill $m 2>/dev/null) & w=$!; wait $m; r=$?; kill $w 2>/dev/null; exit $r';
+
+/**
+ * Spawns `cmd args` as a monitor child that never outlives this process: detached (its own process
+ * group, so a Ctrl-C aimed at the daemon's group does not kill it first) and wrapped as above.
+ * Stop it with stopMonitor().
+ */
+export function spawnMonitor(cmd: string, args: string[]): ChildProcess {
+  return spawn("sh", ["-c", MONITOR_WRAPPER, cmd, ...args], { stdio: ["pipe", "pipe", "pipe"], detached: true });
+}
+
+/** Ends a spawnMonitor() child and its monitor (the whole process group); quiet if already gone. */
+export function stopMonitor(child: ChildProcess): void {
+  try {
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(-child.pid, "SIGTERM");
+  } catch {
+    /* already exited */
+  }
+  child.stdin?.destroy();
+}
+
 /** Parses one line of `ip -o monitor address`. */
 export function parseAddressMonitorLine(line: string): AddressEvent | null {
   const m = /^(Deleted\s+)?(\d+):\s+(\S+)\s+(inet6?)\s+([0-9a-fA-F.:]+)(?:\/(\d+))?/.exec(line.trim());
@@ -367,8 +394,9 @@ export class VipWatcher extends EventEmitter {
     if (this.child) return;
     this.stopping = false;
     const args = [...(this.o.netns ? ["-n", this.o.netns] : []), "-o", "monitor", "address"];
-    const child = spawn(this.o.ipPath ?? "ip", args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawnMonitor(this.o.ipPath ?? "ip", args);
     this.child = child;
+    child.stdin!.on("error", () => undefined);
     let stderr = "";
     child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
     createInterface({ input: child.stdout! }).on("line", (line) => {
@@ -383,9 +411,14 @@ export class VipWatcher extends EventEmitter {
     await new Promise((r) => setTimeout(r, settleMs));
   }
 
+  /** The pid of the monitor's wrapper shell (its process group), or null when not running. */
+  get monitorPid(): number | null {
+    return this.child?.pid ?? null;
+  }
+
   stop(): void {
     this.stopping = true;
-    this.child?.kill("SIGTERM");
+    if (this.child) stopMonitor(this.child);
     this.child = null;
   }
 }
