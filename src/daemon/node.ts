@@ -239,10 +239,9 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     }
     for (const v of cfg.vhids) this.buildAuth(v); // throws on address sets a peer type cannot hash
 
-    // VIPs of ours left behind by a crash (label or state file) go before anything else.
-    // Only our own vhids: another carp instance on this host (ucarp-style, one process per vhid) keeps its VIPs.
-    const mine = new Set(cfg.vhids.map((v) => `${v.vhid}@${v.interface}`));
-    const stale = await this.vips.removeStale((v) => !mine.has(`${v.vhid}@${v.ifname}`));
+    // VIPs of ours left behind by a crash (this instance's state file, or labels of our vhids) go before
+    // anything else. Another carp instance on this host (ucarp-style, one process per vhid) keeps its VIPs.
+    const stale = await this.vips.removeStale({ own: cfg.vhids.map((v) => ({ ifname: v.interface, vhid: v.vhid })) });
     if (stale.ok) for (const r of stale.value.removed) this.log.info(`removed stale VIP ${r.address}/${r.prefix} from ${r.ifname} (vhid ${r.vhid})`, { event: "staleVip", interface: r.ifname, vhid: r.vhid, address: r.address });
     else if (stale.code === "EPERM") throw new CarpNodeError(`${stale.error}`, "usage");
 

@@ -12,7 +12,7 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import type { VipAddress } from "../daemon/config.js";
 
@@ -147,8 +147,20 @@ export async function listAddresses(o: IpOptions, ifname?: string): Promise<Host
 }
 
 export interface VipManagerOptions extends IpOptions {
-  /** Where we record the VIPs we added. Default /run/carp/vips.json. */
+  /**
+   * Where this instance records the VIPs it added: one file per instance (the daemon uses
+   * `<control socket>.vips.json`), never shared, so no lock is needed. Default
+   * `$CARP_RUN_DIR/carp.sock.vips.json` (/run/carp/...), the file of the default instance.
+   */
   stateFile?: string;
+}
+
+/** Which VIPs a startup cleanup may touch besides those in this instance's state file. */
+export interface StaleScope {
+  /** This instance's vhids: labelled VIPs of these count as ours even when the state file lost them. */
+  own?: ReadonlyArray<{ ifname: string; vhid: number }>;
+  /** Candidates to leave in place anyway. */
+  keep?: (v: OwnedVip) => boolean;
 }
 
 const sameVip = (a: { ifname: string; address: string; prefix: number }, b: { ifname: string; address: string; prefix: number }) =>
@@ -159,7 +171,7 @@ export class VipManager {
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: VipManagerOptions = {}) {
-    this.stateFile = o.stateFile ?? "/run/carp/vips.json";
+    this.stateFile = o.stateFile ?? join(process.env.CARP_RUN_DIR || "/run/carp", "carp.sock.vips.json");
   }
 
   /** Serializes state-file read-modify-write cycles. */
@@ -300,16 +312,20 @@ export class VipManager {
   }
 
   /**
-   * Startup cleanup: removes every VIP of ours still present (left by a crash), except those `keep`
-   * accepts. Returns what was removed; per-address failures are collected, not fatal.
+   * Startup cleanup: removes VIPs this instance left behind (a crash): those its state file lists, and
+   * labelled ones of its `own` vhids. A labelled VIP of any other vhid belongs to another instance on
+   * this host (one process per vhid, ucarp-style) and is left alone, as is anything `keep` accepts.
+   * Returns what was removed; per-address failures are collected, not fatal.
    */
-  async removeStale(keep: (v: OwnedVip) => boolean = () => false): Promise<HostResult<{ removed: OwnedVip[]; errors: string[] }>> {
+  async removeStale(scope: StaleScope = {}): Promise<HostResult<{ removed: OwnedVip[]; errors: string[] }>> {
     const l = await this.list();
     if (!l.ok) return l;
+    const state = await this.readState();
+    const own = new Set((scope.own ?? []).map((o) => `${o.vhid}@${o.ifname}`));
+    const candidates = l.value.filter((v) => (state.some((s) => sameVip(s, v)) || own.has(`${v.vhid}@${v.ifname}`)) && !scope.keep?.(v));
     const removed: OwnedVip[] = [];
     const errors: string[] = [];
-    for (const v of l.value) {
-      if (keep(v)) continue;
+    for (const v of candidates) {
       const r = await this.remove(v.ifname, v);
       if (r.ok) removed.push(v);
       else errors.push(r.error);

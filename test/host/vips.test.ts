@@ -164,7 +164,7 @@ describe("VipManager in a namespace", () => {
     ns.ip("addr", "add", "198.51.100.62/32", "dev", "va", "label", "va:carp9");
 
     const fresh = new VipManager({ netns: ns.name, stateFile });
-    const r = await fresh.removeStale((v) => v.address === "198.51.100.61");
+    const r = await fresh.removeStale({ own: [{ ifname: "va", vhid: 3 }, { ifname: "va", vhid: 9 }], keep: (v) => v.address === "198.51.100.61" });
     expect(r.ok).toBe(true);
     if (r.ok) {
       expect(r.value.errors).toEqual([]);
@@ -180,6 +180,27 @@ describe("VipManager in a namespace", () => {
     ns.ip("addr", "del", "198.51.100.99/24", "dev", "va");
     ns.ip("addr", "del", "2001:db8::99/64", "dev", "va");
     await fresh.remove("va", keep);
+  });
+});
+
+describe("VipManager.removeStale default scope", () => {
+  it("touches only what this instance's state file lists: another instance's labelled VIPs stay", async () => {
+    const other = new VipManager({ netns: ns.name, stateFile: join(dir, "other.json") });
+    const mine = new VipManager({ netns: ns.name, stateFile: join(dir, "mine.json") });
+    const theirs = parseAddress("198.51.100.70/32", "t");
+    const ours = parseAddress("198.51.100.71/32", "t");
+    expect((await other.add("va", 5, theirs)).ok).toBe(true); // labelled va:carp5, in other.json only
+    expect((await mine.add("va", 6, ours)).ok).toBe(true);
+    const r = await new VipManager({ netns: ns.name, stateFile: join(dir, "mine.json") }).removeStale();
+    expect(r.ok && r.value.removed.map((v) => v.address)).toEqual(["198.51.100.71"]);
+    const left = addrJson().map((x) => x.local);
+    expect(left).toContain("198.51.100.70");
+    expect(left).not.toContain("198.51.100.71");
+    await other.remove("va", theirs);
+  });
+
+  it("defaults to a per-instance state file under CARP_RUN_DIR, not a shared vips.json", () => {
+    expect(new VipManager().stateFile).toMatch(/\/carp\.sock\.vips\.json$/);
   });
 });
 
