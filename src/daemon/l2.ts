@@ -2,7 +2,10 @@
 // Advertisements (Override flag) for IPv6 VIPs, injected through libpcap on the parent interface.
 // We do not program the virtual MAC 00:00:5e:00:01:vhid on Linux, so the kernel answers ARP/ND for a VIP
 // with the interface's real MAC; the announcements therefore carry the real MAC too (like ucarp).
+import { randomInt } from "node:crypto";
+
 import { buildGratuitousArp } from "../protocol/arp.js";
+import { buildIpv4, IPPROTO_CARP } from "../protocol/ip.js";
 import { buildUnsolicitedNa } from "../protocol/ndp.js";
 import { LiveCapture } from "../host/capture.js";
 import { runIp, type IpOptions } from "../host/vips.js";
@@ -73,6 +76,27 @@ export class Announcer {
       }
     }
     return errors;
+  }
+
+  /**
+   * ucarp --nomcast: one IPv4 CARP advert (36-byte payload) framed to Ethernet broadcast
+   * ff:ff:ff:ff:ff:ff while the IP destination stays `dst` (the group). TTL 255, DF, random id and
+   * TOS IPTOS_LOWDELAY, as ucarp sends it. Returns an error message, or null when injected.
+   */
+  sendBroadcastAdvert(payload: Uint8Array, src: string, dst: string): string | null {
+    if (!this.mac) return `${this.ifname}: no Ethernet MAC, cannot broadcast the advertisement (--nomcast)`;
+    try {
+      const ip = buildIpv4({ src, dst, proto: IPPROTO_CARP, payload, ttl: 255, tos: 0x10, id: randomInt(0x10000), df: true });
+      const frame = Buffer.alloc(14 + ip.length);
+      frame.fill(0xff, 0, 6);
+      Buffer.from(this.mac.split(":").map((h) => parseInt(h, 16))).copy(frame, 6);
+      frame.writeUInt16BE(0x0800, 12);
+      ip.copy(frame, 14);
+      this.handle().inject(frame);
+      return null;
+    } catch (e) {
+      return `${this.ifname}: broadcast advertisement (--nomcast): ${(e as Error).message}`;
+    }
   }
 
   close(): void {

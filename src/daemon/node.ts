@@ -528,7 +528,7 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     pkt.writeBigUInt64BE(BigInt.asUintN(64, ad.counter), 8);
     rt.auth.signInto(pkt, pkt, 16, 8);
     carpFinishChecksum(pkt);
-    const r = sock.send(pkt, rt.sendOpts[family]);
+    const r = family === 4 && rt.cfg.nomcast && !rt.cfg.peer ? this.sendBroadcast(ifr, rt, pkt) : sock.send(pkt, rt.sendOpts[family]);
     if (r.ok) {
       if (family === 4) this.carpstats.opackets++;
       else this.carpstats.opackets6++;
@@ -537,6 +537,14 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     this.carpstats.senderr++;
     this.log.warn(`vhid ${ad.vhid}@${ifr.name}: ${r.message}`, { event: "senderr", interface: ifr.name, vhid: ad.vhid, code: r.code });
     return false;
+  }
+
+  /** --nomcast (ucarp -M): the advert goes to Ethernet broadcast, injected at layer 2; IP dst stays the group. */
+  private sendBroadcast(ifr: IfRt, rt: VhidRt, pkt: Buffer): { ok: true } | { ok: false; code: string; message: string } {
+    const src = rt.cfg.srcip ?? ifr.own.find((a) => a.includes("."));
+    if (!src) return { ok: false, code: "EADDRNOTAVAIL", message: `--nomcast: no IPv4 source address on ${ifr.name}` };
+    const err = ifr.announcer.sendBroadcastAdvert(pkt, src, rt.cfg.mcast);
+    return err === null ? { ok: true } : { ok: false, code: "EIO", message: err };
   }
 
   private timerKey(ifr: IfRt, vhid: number, t: TimerName): string {
