@@ -23,6 +23,7 @@ import type { Config, VhidConfig } from "./config.js";
 import { Announcer, interfaceInfo } from "./l2.js";
 import { Logger, epochMs, type LogEntry } from "./log.js";
 import { DeadlineScheduler } from "./scheduler.js";
+import { SyslogWriter } from "./syslog.js";
 
 /** carpstats, as `netstat -s -p carp` shows them (daemon-wide). */
 export interface CarpStats {
@@ -105,6 +106,8 @@ export interface CarpNodeOptions {
   vipStateFile?: string;
   /** The monotonic clock in ms (default performance.now); timers are armed against it. */
   now?: () => number;
+  /** Syslog socket for --facility output (default $CARP_SYSLOG_SOCKET or /dev/log). */
+  syslogSocket?: string;
 }
 
 interface VhidRt {
@@ -205,15 +208,30 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
   private startedAt = 0;
   private readonly now: () => number;
   private readonly timers: DeadlineScheduler<TimerRef>;
+  private syslog: SyslogWriter | null = null;
 
   constructor(config: Config, private readonly opts: CarpNodeOptions = {}) {
     super();
     this.config = config;
     this.now = opts.now ?? (() => performance.now());
     this.timers = new DeadlineScheduler<TimerRef>((due) => this.onTimers(due), this.now);
-    this.log = new Logger(config.logFormat, config.debug, opts.logSink, (e) => this.emit("log", e));
+    this.log = new Logger(config.logFormat, config.debug, opts.logSink, (e) => {
+      this.syslog?.write(e.level, e.msg);
+      this.emit("log", e);
+    });
+    this.openSyslog(config.facility);
     this.vips = new VipManager({ stateFile: opts.vipStateFile ?? `${config.control}.vips.json` });
     this.hooks = new HookRunner({ onResult: (r) => this.onHookResult(r) });
+  }
+
+  /** --facility: log lines also go to syslog (besides stdout), unless "none" or no syslog socket. */
+  private openSyslog(facility: string): void {
+    const w = SyslogWriter.open(facility, { socket: this.opts.syslogSocket });
+    if ("skipped" in w) {
+      if (facility !== "none") this.log.debug(`syslog output off: ${w.skipped}`);
+      return;
+    }
+    this.syslog = w;
   }
 
   // ---- lifecycle ------------------------------------------------------------------------------
@@ -403,6 +421,8 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     this.closeAll();
     this.started = false;
     this.log.info("stopped", { event: "stopped" });
+    await this.syslog?.close();
+    this.syslog = null;
     this.emit("stopped");
   }
 
@@ -703,6 +723,11 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     if (next.devdConf !== this.config.devdConf) this.devd = next.devdConf !== undefined ? this.loadDevd(next.devdConf) : null;
     this.log.format = next.logFormat;
     this.log.debugEnabled = next.debug;
+    if (next.facility !== this.config.facility) {
+      await this.syslog?.close();
+      this.syslog = null;
+      this.openSyslog(next.facility);
+    }
     const now = this.now();
     for (const [key, old] of oldByKey) {
       const nv = newByKey.get(key);
