@@ -20,6 +20,17 @@ export interface HostOptions {
   addrs?: string[];
   /** MAC address for eth0; default 02:00:00:00:<lab>:<index>. */
   mac?: string;
+  /** false: no IPv6 duplicate address detection in the host (link-local addresses usable at once). */
+  dad?: boolean;
+}
+
+/** What the kernel reports for one interface (`ip -j link show`). */
+export interface LinkInfo {
+  ifindex: number;
+  /** MAC, lower case. */
+  address: string;
+  mtu: number;
+  operstate: string;
 }
 
 export interface Impairment {
@@ -67,6 +78,19 @@ export class LabHost {
   /** Starts a long-running command inside the namespace; the lab stops it on destroy(). */
   spawn(cmd: string, args: string[] = [], opts: SpawnOptions = {}): LabProcess {
     return this.lab.track(new LabProcess(this.ns, cmd, args, opts));
+  }
+
+  /** The kernel's view of an interface in this host (default eth0). */
+  link(dev: string = this.ifname): LinkInfo {
+    const [l] = JSON.parse(this.ip("-j", "link", "show", "dev", dev)) as LinkInfo[];
+    return { ifindex: l.ifindex, address: l.address, mtu: l.mtu, operstate: l.operstate };
+  }
+
+  /** A second interface: a veth pair with both ends in this host, off the bridge; both up, `addrs` on `dev`. */
+  addVeth(dev: string, peer: string, addrs: string[] = []): void {
+    this.ip("link", "add", dev, "type", "veth", "peer", "name", peer);
+    for (const a of addrs) this.ip("addr", "add", a, "dev", dev, ...(a.includes(":") ? ["nodad"] : []));
+    for (const d of [dev, peer]) this.ip("link", "set", d, "up");
   }
 
   /** Addresses currently on eth0 (without prefix length). */
@@ -192,6 +216,7 @@ export class Lab {
     this.sw("link", "add", "name", h.port, "type", "veth", "peer", "name", "eth0", "address", mac, "netns", ns);
     this.sw("link", "set", "dev", h.port, "master", "br0");
     this.sw("link", "set", "dev", h.port, "up");
+    if (opts.dad === false) h.exec("sysctl", ["-qw", "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.eth0.accept_dad=0"]);
     for (const a of h.addrs) {
       h.ip("addr", "add", a, "dev", "eth0", ...(a.includes(":") ? ["nodad"] : []));
     }

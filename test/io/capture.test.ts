@@ -11,7 +11,7 @@ import { buildIpv4 } from "../../src/protocol/ip.js";
 import { buildEthernet, CARP_MAC_V4, DLT_EN10MB, DLT_LINUX_SLL, DLT_LINUX_SLL2, ETHERTYPE_IPV4, parseFrame } from "../../src/protocol/link.js";
 import { captureFilter } from "../../src/host/capture.js";
 import { Agent, type WireFrame } from "./helpers/agent.js";
-import { createTopology, macOf, type Topology } from "./helpers/netns.js";
+import { createTopology, type Topology } from "./helpers/netns.js";
 import { transpileSrc } from "./helpers/transpile.js";
 
 const advert = (vhid: number, counter: bigint): Buffer =>
@@ -65,7 +65,7 @@ describe("live capture", () => {
     const f = all.find((x) => x.data.endsWith(ad.toString("hex")))!;
     const parsed = parseFrame(f.linktype, Buffer.from(f.data, "hex"));
     if ("error" in parsed) throw new Error(parsed.detail);
-    expect(parsed).toMatchObject({ srcMac: macOf(topo.nsA, "eth0"), dstMac: CARP_MAC_V4 });
+    expect(parsed).toMatchObject({ srcMac: topo.A.link().address, dstMac: CARP_MAC_V4 });
     expect(parsed.ip).toMatchObject({ src: topo.a4, dst: CARP_GROUP_V4, ttl: 255, df: true });
     expect(f.origLen).toBe(f.data.length / 2);
     expect(f.time).toBeGreaterThan(before - 1000);
@@ -183,7 +183,7 @@ describe("live capture", () => {
 describe("capture errors", () => {
   it("the interface disappearing mid-capture is an error event, and close still works", async () => {
     const cap = await B.ok<{ handle: number }>("capture", { options: { interface: "other1" } });
-    execFileSync("ip", ["-n", topo.nsB, "link", "del", "other0"]); // takes its peer other1 with it
+    topo.B.ip("link", "del", "other0"); // takes its peer other1 with it
     await B.until(() => (B.errors.get(cap.handle) ?? []).length > 0, 5000);
     expect(B.errors.get(cap.handle)![0].message).toContain("other1");
     await B.ok("close", { handle: cap.handle });

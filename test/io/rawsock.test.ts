@@ -1,12 +1,11 @@
 // Raw protocol-112 sockets between two real namespaces on a bridge (needs root).
-import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { encodeCarp, CARP_GROUP_V4, CARP_GROUP_V6 } from "../../src/protocol/carp.js";
 import { buildIpv4, buildIpv6 } from "../../src/protocol/ip.js";
 import { buildEthernet, CARP_MAC_V4, CARP_MAC_V6, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from "../../src/protocol/link.js";
 import { Agent, type WirePacket } from "./helpers/agent.js";
-import { createTopology, ifindexOf, type Topology } from "./helpers/netns.js";
+import { createTopology, type Topology } from "./helpers/netns.js";
 import { transpileSrc } from "./helpers/transpile.js";
 
 const advert = (vhid: number, counter: bigint): Buffer =>
@@ -40,14 +39,14 @@ describe.each([4, 6] as const)("IPv%i raw socket", (family) => {
     const tx = await A.ok<{ handle: number }>("socket", { options: { interface: "eth0", family } });
     const rx = await B.ok<{ handle: number; ifindex: number }>("socket", { options: { interface: "eth0", family } });
     const other = await B.ok<{ handle: number }>("socket", { options: { interface: "other0", family } });
-    expect(rx.ifindex).toBe(ifindexOf(topo.nsB, "eth0"));
+    expect(rx.ifindex).toBe(topo.B.link().ifindex);
     const payload = advert(family === 4 ? 7 : 8, 1n).toString("hex");
     const before = Date.now();
     expect(await A.ok("send", { handle: tx.handle, payload })).toEqual({ ok: true });
     await B.until(() => byHex(B.packets.get(rx.handle), payload).length > 0);
     const [p] = byHex(B.packets.get(rx.handle), payload);
     expect(p.ttl).toBe(255);
-    expect(p.ifindex).toBe(ifindexOf(topo.nsB, "eth0"));
+    expect(p.ifindex).toBe(topo.B.link().ifindex);
     expect(p.dst).toBe(group);
     if (family === 4) expect(p.src).toBe(topo.a4);
     else expect(p.src).toMatch(/^fe80::/); // the kernel picks A's link-local for ff02::12
@@ -62,7 +61,7 @@ describe.each([4, 6] as const)("IPv%i raw socket", (family) => {
 
   it("unicast to a peer with a chosen source address", async () => {
     const extra = family === 4 ? "198.51.100.11" : "2001:db8:1::11";
-    execFileSync("ip", ["-n", topo.nsA, "addr", "add", `${extra}/${family === 4 ? 24 : 64}`, "dev", "eth0", ...(family === 6 ? ["nodad"] : [])]);
+    topo.A.ip("addr", "add", `${extra}/${family === 4 ? 24 : 64}`, "dev", "eth0", ...(family === 6 ? ["nodad"] : []));
     const tx = await A.ok<{ handle: number }>("socket", { options: { interface: "eth0", family } });
     const rx = await B.ok<{ handle: number }>("socket", { options: { interface: "eth0", family } });
     const payload = advert(9, 2n).toString("hex");

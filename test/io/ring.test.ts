@@ -2,14 +2,13 @@
 // packets and metadata as the recvmmsg mode, 802.1Q-tagged frames, IPv6 extension headers, what the
 // IP layer would refuse, bursts, and batches lent only for the handler (needs root). (This kernel
 // has no VLAN interfaces, so tags are tested as the core stack handles them without one.)
-import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { encodeCarp, CARP_GROUP_V4, CARP_GROUP_V6 } from "../../src/protocol/carp.js";
 import { buildIpv4, buildIpv6 } from "../../src/protocol/ip.js";
 import { buildEthernet, CARP_MAC_V4, CARP_MAC_V6, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from "../../src/protocol/link.js";
 import { Agent, type WirePacket } from "./helpers/agent.js";
-import { createTopology, ifindexOf, type Topology } from "./helpers/netns.js";
+import { createTopology, type Topology } from "./helpers/netns.js";
 import { transpileSrc } from "./helpers/transpile.js";
 
 const advert = (vhid: number, counter: bigint): Buffer =>
@@ -56,7 +55,7 @@ describe.each([4, 6] as const)("IPv%i ring mode", (family) => {
     const [s] = byHex(B.packets.get(viaSocket.handle), payload);
     const [r] = byHex(B.packets.get(viaRing.handle), payload);
     const [b] = byHex(B.packets.get(viaBatch.handle), payload);
-    expect(r).toMatchObject({ ttl: 255, ifindex: ifindexOf(topo.nsB, "eth0"), dst: group, family, truncated: false });
+    expect(r).toMatchObject({ ttl: 255, ifindex: topo.B.link().ifindex, dst: group, family, truncated: false });
     // The kernel stamps the packet once; both receive paths report that stamp (to the µs).
     expect(Math.abs(r.time - s.time)).toBeLessThan(0.002);
     expect({ ...r, time: 0 }).toEqual({ ...s, time: 0 });
@@ -73,8 +72,7 @@ describe.each([4, 6] as const)("IPv%i ring mode", (family) => {
     const cap = await A.ok<{ handle: number }>("capture", { options: { interface: "eth0" } });
     const rx = await B.ok<{ handle: number }>("socket", ring("eth0", family));
     const srcMac = "00:00:5e:00:01:17";
-    const bMac = execFileSync("ip", ["-n", topo.nsB, "-j", "link", "show", "dev", "eth0"], { encoding: "utf8" });
-    const unicastMac = (JSON.parse(bMac) as { address: string }[])[0].address;
+    const unicastMac = topo.B.link().address;
     const cases = [
       { ttl: 64, dst: group, mac: family === 4 ? CARP_MAC_V4 : CARP_MAC_V6, body: advert(23, 64n) },
       { ttl: 255, dst: group, mac: family === 4 ? CARP_MAC_V4 : CARP_MAC_V6, body: advert(23, 255n) },
@@ -91,7 +89,7 @@ describe.each([4, 6] as const)("IPv%i ring mode", (family) => {
       const hex = c.body.toString("hex");
       await B.until(() => byHex(B.packets.get(rx.handle), hex).length > 0);
       const [p] = byHex(B.packets.get(rx.handle), hex);
-      expect(p).toMatchObject({ ttl: c.ttl, dst: c.dst, src: family === 4 ? topo.a4 : topo.a6, ifindex: ifindexOf(topo.nsB, "eth0") });
+      expect(p).toMatchObject({ ttl: c.ttl, dst: c.dst, src: family === 4 ? topo.a4 : topo.a6, ifindex: topo.B.link().ifindex });
     }
     await A.ok("close", { handle: cap.handle });
     await B.ok("close", { handle: rx.handle });
@@ -118,7 +116,7 @@ describe.each([4, 6] as const)("IPv%i ring mode", (family) => {
     await B.until(() => byHex(B.packets.get(ref.handle), prio.toString("hex")).length > 0);
     const [p] = byHex(B.packets.get(rx.handle), prio.toString("hex"));
     const [s] = byHex(B.packets.get(ref.handle), prio.toString("hex"));
-    expect(p).toMatchObject({ ifindex: ifindexOf(topo.nsB, "eth0"), ttl: 255, dst: group, family });
+    expect(p).toMatchObject({ ifindex: topo.B.link().ifindex, ttl: 255, dst: group, family });
     expect({ ...p, time: 0 }).toEqual({ ...s, time: 0 });
     await B.settle();
     expect(byHex(B.packets.get(rx.handle), vid10.toString("hex"))).toEqual([]);
@@ -212,8 +210,8 @@ describe("ring mode: what the IP layer would not deliver", () => {
 
   it("the raw socket still joins the group (IGMP / MLD membership on that interface) while the ring receives", async () => {
     const joined = (): { v4: boolean; v6: boolean } => {
-      const igmp = execFileSync("ip", ["netns", "exec", topo.nsB, "cat", "/proc/net/igmp"], { encoding: "utf8" });
-      const igmp6 = execFileSync("ip", ["netns", "exec", topo.nsB, "cat", "/proc/net/igmp6"], { encoding: "utf8" });
+      const igmp = topo.B.exec("cat", ["/proc/net/igmp"]);
+      const igmp6 = topo.B.exec("cat", ["/proc/net/igmp6"]);
       // /proc/net/igmp: a device line, then its groups (224.0.0.18 shows as 120000E0 on x86).
       const other0 = igmp.split(/\n(?=\d)/).find((blk) => /\sother0\s/.test(blk.split("\n")[0])) ?? "";
       return {
