@@ -1,11 +1,11 @@
 // Real ucarp (Debian /usr/sbin/ucarp) in a network namespace: we capture its adverts with tcpdump
 // and check that our receive pipeline accepts them with the right password and VIP and refuses
 // them otherwise. Then the other direction: we inject our own advert and watch ucarp step down.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { LabProcess } from "../../src/lab/proc.js";
+import { Lab, type LabHost } from "../../src/lab/topology.js";
 import { encodeCarp } from "../../src/protocol/carp.js";
 import { CarpAuth } from "../../src/protocol/hmac.js";
 import { buildIpv4 } from "../../src/protocol/ip.js";
@@ -16,19 +16,10 @@ import { receiveCarp } from "../../src/protocol/receive.js";
 const UCARP = "/usr/sbin/ucarp";
 const canRun = process.getuid?.() === 0 && existsSync(UCARP) && existsSync("/usr/bin/tcpdump");
 
-const tag = `${process.pid % 10000}${Math.floor(Math.random() * 1296).toString(36)}`;
-const nsA = `ucA${tag}`; // ucarp side
-const nsB = `ucB${tag}`; // capture / injection side
-const ifA = `uca${tag}`;
-const ifB = `ucb${tag}`;
-const work = mkdtempSync(join(tmpdir(), "carp-ucarp-"));
-const children: ChildProcess[] = [];
-
-function sh(args: string[]): string {
-  const r = spawnSync(args[0], args.slice(1), { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`${args.join(" ")}: ${r.stderr || r.stdout}`);
-  return r.stdout;
-}
+let lab: Lab | undefined;
+let A: LabHost; // ucarp side
+let B: LabHost; // capture / injection side
+const children: LabProcess[] = [];
 
 /** Packets of a pcap file through pcap.ts; a record tcpdump is still writing is simply not counted. */
 function readPcap(buf: Buffer): { linktype: number; frames: Buffer[] } {
@@ -45,72 +36,34 @@ async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
   return cond();
 }
 
-function start(args: string[], name: string): ChildProcess {
-  const c = spawn(args[0], args.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
-  let err = "";
-  c.stderr?.on("data", (d) => (err += d));
-  c.stdout?.on("data", (d) => (err += d));
-  (c as ChildProcess & { log: () => string }).log = () => `${name}: ${err}`;
-  children.push(c);
-  return c;
-}
-
-async function stop(c: ChildProcess): Promise<void> {
-  if (c.exitCode !== null || c.signalCode !== null) return;
-  const done = new Promise((r) => c.once("exit", r));
-  c.kill("SIGTERM");
-  await Promise.race([done, new Promise((r) => setTimeout(r, 2000))]);
-  if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-}
-
-function tcpdumpReady(c: ChildProcess): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let buf = "";
-    const t = setTimeout(() => reject(new Error(`tcpdump did not start: ${buf}`)), 5000);
-    c.stderr?.on("data", (d) => {
-      buf += d;
-      if (buf.includes("listening on")) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-  });
-}
-
 describe.skipIf(!canRun)("ucarp interop (network namespaces)", () => {
   let frames: Buffer[] = [];
   let linktype = 0;
 
   beforeAll(async () => {
-    sh(["ip", "netns", "add", nsA]);
-    sh(["ip", "netns", "add", nsB]);
-    sh(["ip", "link", "add", ifA, "netns", nsA, "type", "veth", "peer", "name", ifB, "netns", nsB]);
-    sh(["ip", "-n", nsA, "addr", "add", "198.51.100.1/24", "dev", ifA]);
-    sh(["ip", "-n", nsB, "addr", "add", "198.51.100.2/24", "dev", ifB]);
-    for (const [ns, i] of [[nsA, ifA], [nsB, ifB], [nsA, "lo"], [nsB, "lo"]]) sh(["ip", "-n", ns, "link", "set", i, "up"]);
+    lab = Lab.create();
+    A = lab.addHost("a", { addrs: ["198.51.100.1/24"] });
+    B = lab.addHost("b", { addrs: ["198.51.100.2/24"] });
 
-    const pcap = join(work, "ucarp.pcap");
-    const td = start(["ip", "netns", "exec", nsB, "tcpdump", "-U", "-n", "-w", pcap, "-i", ifB, "ip proto 112"], "tcpdump");
-    await tcpdumpReady(td);
+    const pcap = join(lab.dir, "ucarp.pcap");
+    const td = B.spawn("tcpdump", ["-U", "-n", "-w", pcap, "-i", B.ifname, "ip proto 112"]);
+    await td.waitForLine(/listening on/, 5000);
     // -r 1: master-down after one advbase instead of three, so adverts start sooner.
-    start(
-      [
-        "ip", "netns", "exec", nsA, UCARP, "-i", ifA, "-s", "198.51.100.1", "-v", "7", "-p", "secretpw",
+    children.push(
+      A.spawn(UCARP, [
+        "-i", A.ifname, "-s", "198.51.100.1", "-v", "7", "-p", "secretpw",
         "-a", "198.51.100.100", "-b", "1", "-k", "0", "-r", "1", "-P", "-f", "none", "-u", "/bin/true", "-d", "/bin/true",
-      ],
-      "ucarp",
+      ]),
     );
     await waitFor(() => existsSync(pcap) && readPcap(readFileSync(pcap)).frames.length >= 3, 8000);
-    await stop(td);
+    await td.stop();
     const r = readPcap(readFileSync(pcap));
     frames = r.frames;
     linktype = r.linktype;
   }, 30_000);
 
   afterAll(async () => {
-    for (const c of children) await stop(c);
-    for (const ns of [nsA, nsB]) spawnSync("ip", ["netns", "del", ns]);
-    rmSync(work, { recursive: true, force: true });
+    await lab?.close();
   });
 
   const good = CarpAuth.create({ vhid: 7, v4: ["198.51.100.100"], password: "secretpw", semantics: "ucarp" }) as CarpAuth;
@@ -163,6 +116,7 @@ describe.skipIf(!canRun)("ucarp interop (network namespaces)", () => {
   it("ucarp accepts our advert: a better master (advskew 0 vs its 100) makes it run the downscript", async () => {
     // A second ucarp with advskew 100 and preempt becomes master; we then inject adverts signed by
     // CarpAuth from a better master, and ucarp must step down (it drops adverts with a bad digest).
+    const work = lab!.dir;
     const marker = join(work, "down");
     const down = join(work, "down.sh");
     writeFileSync(down, `#!/bin/sh\necho "$@" >> ${marker}\n`);
@@ -171,14 +125,11 @@ describe.skipIf(!canRun)("ucarp interop (network namespaces)", () => {
     const upMarker = join(work, "up");
     writeFileSync(up, `#!/bin/sh\necho "$@" >> ${upMarker}\n`);
     chmodSync(up, 0o755);
-    for (const c of children.splice(0)) await stop(c);
-    start(
-      [
-        "ip", "netns", "exec", nsA, UCARP, "-i", ifA, "-s", "198.51.100.1", "-v", "9", "-p", "pw-9",
-        "-a", "198.51.100.109", "-b", "1", "-k", "100", "-r", "1", "-P", "-n", "-f", "none", "-u", up, "-d", down,
-      ],
-      "ucarp-9",
-    );
+    for (const c of children.splice(0)) await c.stop();
+    A.spawn(UCARP, [
+      "-i", A.ifname, "-s", "198.51.100.1", "-v", "9", "-p", "pw-9",
+      "-a", "198.51.100.109", "-b", "1", "-k", "100", "-r", "1", "-P", "-n", "-f", "none", "-u", up, "-d", down,
+    ]);
     expect(await waitFor(() => existsSync(upMarker), 8000)).toBe(true);
 
     // Our advert: vhid 9, advbase 1, advskew 0, from 198.51.100.2 (wins on skew and on the IP tie-break
@@ -193,12 +144,12 @@ describe.skipIf(!canRun)("ucarp interop (network namespaces)", () => {
     // Send through an AF_PACKET socket inside nsB (Node has none; python3's socket module does).
     const py = [
       "import socket,sys,time",
-      `s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW); s.bind((${JSON.stringify(ifB)},0))`,
+      `s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW); s.bind((${JSON.stringify(B.ifname)},0))`,
       "for h in sys.argv[1:]:",
       "    s.send(bytes.fromhex(h)); time.sleep(0.3)",
     ].join("\n");
-    sh(["ip", "netns", "exec", nsB, "python3", "-c", py, ...hex]);
+    B.exec("python3", ["-c", py, ...hex]);
     expect(await waitFor(() => existsSync(marker), 5000)).toBe(true);
-    expect(readFileSync(marker, "utf8").trim()).toBe(`${ifA} 198.51.100.109`);
+    expect(readFileSync(marker, "utf8").trim()).toBe(`${A.ifname} 198.51.100.109`);
   }, 30_000);
 });
