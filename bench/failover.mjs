@@ -1,171 +1,208 @@
 #!/usr/bin/env node
-// Failover timing, `carp run` vs Debian ucarp, side by side in one run. Two namespaces (A, B) on a bridge
-// in a third one; advbase 1, A advskew 10, B advskew 20, both with preempt. For each implementation and
-// repetition:
-//   start    A and B spawned together        -> dual-MASTER overlap (both MASTER at once), target 0
-//   crash    SIGKILL A                       -> B's first advert after A's last, minus master-down
-//                                               (3 s + 20/256 s): time "beyond protocol theory", ≤ 20 ms
-//   preempt  A restarted                     -> overlap between A becoming MASTER and B leaving MASTER, ≤ 5 ms
-//   graceful SIGTERM A                       -> B's first advert after the signal, ≤ 20 ms
-// Adverts are timed by tcpdump on the bridge (kernel timestamps); states come from the daemons' logs
-// (our JSON lines, ucarp's "Switching to state" lines, both with µs/ms timestamps from the same clock).
-// Prints a table of medians and writes bench/results/failover-<date>.json.
-//   node bench/failover.mjs [--reps N] [--quick]
-// Needs root, iproute2, tcpdump, /usr/sbin/ucarp and a built dist/ (npx tsc -p tsconfig.build.json).
-import { execFileSync, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+// Failover timing of `carp run` (ours), Debian ucarp and keepalived (VRRPv2), each paired with itself,
+// on one lab topology (src/lab: hosts a, b and an observer on a bridge, in network namespaces).
+// advbase / advert_int 1 s; A advskew 10, B advskew 20 (keepalived: priority 255 − advskew = 245/235);
+// everyone preempts. Per implementation and repetition (a fresh vhid each time):
+//   start    A and B spawned together      -> dual-MASTER overlap (both MASTER at once), target 0
+//   crash    SIGKILL A                     -> A's last advert to B's first (on the wire), and its excess
+//                                             over B's protocol master-down time, target ≤ 20 ms
+//   preempt  A restarted                   -> overlap of A MASTER and B still MASTER, target ≤ 5 ms
+//   graceful SIGTERM A                     -> signal to B's first advert, target ≤ 20 ms
+// Master-down (theory) for B: CARP 3 × advbase + advskew/256 s (ours, ucarp);
+// VRRPv2 (RFC 3768) 3 × advert_int + (256 − priority)/256 s (keepalived).
+// Adverts: tcpdump on the observer (kernel timestamps). States: the daemons' logs — ours JSON `ts`,
+// ucarp's µs timestamps, keepalived's lines stamped when read (ms; keepalived prints none finer).
+// Prints one markdown table (median and min–max per metric and implementation) and writes
+// bench/results/failover-<date>.{json,md} (quick runs: failover-quick.{json,md}).
+//   node bench/failover.mjs [--reps N] [--quick] [--impls carp,ucarp,keepalived]
+// Quick (also CARP_BENCH_QUICK=1): 1 repetition, shorter settle waits — a smoke test for CI.
+// Needs root, iproute2, tcpdump and a built dist/ (npx tsc -p tsconfig.build.json); ucarp and
+// keepalived are measured when installed and reported as skipped otherwise.
+import { execFile } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
-const cli = join(repo, "dist/cli/main.js");
-const UCARP = "/usr/sbin/ucarp";
+const fail = (msg) => {
+  console.error(`failover bench: ${msg}`);
+  process.exit(1);
+};
+const labIndex = join(repo, "dist/lab/index.js");
+if (!existsSync(labIndex)) fail("needs a built dist/ (npx tsc -p tsconfig.build.json)");
+const { Lab, AdvertCapture, measureTakeover, stateFromLogLine, carpCli, oursAvailable, uniquePrefix, which, sleep } = await import(pathToFileURL(labIndex).href);
+
+// ---- options -------------------------------------------------------------------------------------
 const argv = process.argv.slice(2);
+const opt = (name) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
 const quick = argv.includes("--quick") || process.env.CARP_BENCH_QUICK === "1";
-const repsArg = argv.indexOf("--reps");
-const reps = repsArg >= 0 ? Number(argv[repsArg + 1]) : quick ? 1 : 3;
-const MASTER_DOWN_B = 3000 + (20 * 1000) / 256;
+const reps = opt("reps") === undefined ? (quick ? 1 : 5) : Number(opt("reps"));
+if (!Number.isInteger(reps) || reps < 1 || reps > 100) fail(`--reps must be an integer 1..100, got ${opt("reps")}`);
+const wanted = (opt("impls") ?? "carp,ucarp,keepalived").split(",");
+for (const w of wanted) if (!["carp", "ucarp", "keepalived"].includes(w)) fail(`--impls: unknown implementation ${w} (carp, ucarp, keepalived)`);
+// After each election the states must hold this long before overlap is measured and the next phase
+// starts (catches a late second master).
+const SETTLE_MS = quick ? 1000 : 1500;
+if (process.getuid?.() !== 0) fail("needs root (network namespaces)");
+if (!which("tcpdump")) fail("needs tcpdump (apt-get install tcpdump)");
 
-for (const [what, ok] of [["root", process.getuid?.() === 0], [cli, existsSync(cli)], [UCARP, existsSync(UCARP)], ["tcpdump", existsSync("/usr/bin/tcpdump")]]) {
-  if (!ok) {
-    console.error(`failover bench: needs ${what}`);
-    process.exit(1);
-  }
-}
-
-// ---- lab ---------------------------------------------------------------------------------------
-const tag = `fb${process.pid % 10000}${randomBytes(2).toString("hex")}`;
-const BR = `${tag}br`;
-const hosts = [
-  { ns: `${tag}a`, ip4: "198.51.100.21", skew: 10 },
-  { ns: `${tag}b`, ip4: "198.51.100.22", skew: 20 },
-];
-const [A, B] = hosts;
+const ADVBASE = 1;
+const PASS = "bench";
 const VIP = "198.51.100.120";
-const tmp = mkdtempSync(join(tmpdir(), "carp-failover-"));
-const procs = new Set();
-const ip = (...a) => execFileSync("ip", a, { stdio: ["ignore", "ignore", "pipe"] });
+const hostSpecs = [
+  { name: "a", addr: "198.51.100.21", skew: 10 },
+  { name: "b", addr: "198.51.100.22", skew: 20 },
+];
+const vrrpPrio = (skew) => 255 - skew;
+const carpDown = (skew) => (3 * ADVBASE + skew / 256) * 1000;
+const vrrpDown = (prio) => (3 * ADVBASE + (256 - prio) / 256) * 1000;
 
-function cleanup() {
-  for (const p of procs) {
-    try {
-      p.kill("SIGKILL");
-    } catch {}
-  }
-  for (const ns of [A.ns, B.ns, BR]) {
-    try {
-      for (const pid of execFileSync("ip", ["netns", "pids", ns], { encoding: "utf8" }).split(/\s+/).filter(Boolean)) {
-        try {
-          process.kill(Number(pid), "SIGKILL");
-        } catch {}
-      }
-      ip("netns", "del", ns);
-    } catch {}
-  }
-  rmSync(tmp, { recursive: true, force: true });
-}
-process.on("exit", cleanup);
+const IMPLS = {
+  carp: {
+    label: "carp run (ours)",
+    proto: "carp",
+    missing: () => (oursAvailable() ? null : `${carpCli()} not built or not runnable`),
+    masterDownMs: carpDown(hostSpecs[1].skew),
+    theory: `CARP: 3 × advbase + advskew/256 = 3 + ${hostSpecs[1].skew}/256 s`,
+  },
+  ucarp: {
+    label: "ucarp",
+    proto: "carp",
+    missing: () => (which("ucarp") ? null : "ucarp not installed"),
+    masterDownMs: carpDown(hostSpecs[1].skew),
+    theory: `CARP: 3 × advbase + advskew/256 = 3 + ${hostSpecs[1].skew}/256 s`,
+  },
+  keepalived: {
+    label: "keepalived",
+    proto: "vrrp",
+    missing: () => (which("keepalived") ? null : "keepalived not installed"),
+    masterDownMs: vrrpDown(vrrpPrio(hostSpecs[1].skew)),
+    theory: `VRRPv2: 3 × advert_int + (256 − priority)/256 = 3 + ${256 - vrrpPrio(hostSpecs[1].skew)}/256 s`,
+  },
+};
+
+const METRICS = [
+  { key: "crashTakeoverMs", label: "crash (SIGKILL): A's last advert → B's first", target: null },
+  { key: "crashBeyondTheoryMs", label: "crash: beyond B's master-down (theory)", target: 20 },
+  { key: "gracefulTakeoverMs", label: "graceful stop (SIGTERM) → B's first advert", target: 20 },
+  { key: "preemptOverlapMs", label: "dual-master overlap on preemption", target: 5 },
+  { key: "startOverlapMs", label: "dual-master overlap at simultaneous start", target: 0 },
+];
+
+// Numbers the issue quotes for the baselines on this machine (seconds), for comparison only.
+const ISSUE_BASELINES = {
+  ucarp: { crashTakeoverMs: 3250, crashBeyondTheoryMs: 950, gracefulTakeoverMs: 3240, preemptOverlapMs: 990, startOverlapMs: 740 },
+  keepalived: { crashTakeoverMs: 3070, gracefulTakeoverMs: 620 },
+};
+
+// ---- lab -----------------------------------------------------------------------------------------
+const lab = Lab.create({ prefix: uniquePrefix("carpfo") });
 process.on("SIGINT", () => process.exit(130));
+process.on("SIGTERM", () => process.exit(143));
+const [A, B] = hostSpecs.map((s) => Object.assign(lab.addHost(s.name, { addrs: [`${s.addr}/24`] }), { skew: s.skew }));
+const obs = lab.addHost("obs", { addrs: ["198.51.100.2/24"] });
+const ipAsync = promisify(execFile);
 
-ip("netns", "add", BR);
-ip("-n", BR, "link", "add", "br0", "type", "bridge", "mcast_snooping", "0");
-ip("-n", BR, "link", "set", "br0", "up");
-hosts.forEach((h, i) => {
-  ip("netns", "add", h.ns);
-  ip("-n", h.ns, "link", "add", "eth0", "type", "veth", "peer", "name", `p${i}`, "netns", BR);
-  ip("-n", BR, "link", "set", `p${i}`, "master", "br0");
-  ip("-n", BR, "link", "set", `p${i}`, "up");
-  ip("-n", h.ns, "link", "set", "lo", "up");
-  ip("-n", h.ns, "addr", "add", `${h.ip4}/24`, "dev", "eth0");
-  ip("-n", h.ns, "link", "set", "eth0", "up");
-});
-
-// ---- processes -----------------------------------------------------------------------------------
-function spawnIn(ns, cmd, args) {
-  const child = spawn("ip", ["netns", "exec", ns, cmd, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  const p = { child, out: [], err: [], exited: null };
-  const lines = (into) => {
-    let buf = "";
-    return (d) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf("\n")) >= 0) {
-        into.push(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-    };
-  };
-  child.stdout.on("data", lines(p.out));
-  child.stderr.on("data", lines(p.err));
-  p.exited = new Promise((r) => child.on("exit", r));
-  p.kill = (sig) => child.kill(sig);
-  procs.add(child);
-  return p;
-}
-
-/** State changes as [{ t (epoch ms), to }]. */
-function states(impl, p) {
-  if (impl === "carp") {
-    return p.out
-      .filter((l) => l.startsWith("{"))
-      .map((l) => JSON.parse(l))
-      .filter((e) => e.event === "transition")
-      .map((e) => ({ t: e.ts, to: e.to }));
+function command(kind, h, vhid) {
+  const common = ["-i", h.ifname, "-s", h.addr, "-v", String(vhid), "-p", PASS, "-b", String(ADVBASE), "-k", String(h.skew), "-P"];
+  if (kind === "carp") {
+    return [process.execPath, [carpCli(), "run", ...common, "-a", `${VIP}/32`, "-f", "none", "--log-format", "json", "--control", join(lab.dir, `${h.name}.ctl`)]];
   }
-  // ucarp: "2026-11-25T02:20:08.166198: [WARNING] Switching to state: MASTER" (local time, µs)
-  return p.err
-    .map((l) => /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{6}): .*Switching to state: (\w+)/.exec(l))
-    .filter(Boolean)
-    .map((m) => ({ t: new Date(`${m[1]}`).getTime() + Number(m[2]) / 1000, to: m[3] }));
-}
-
-function start(impl, h, vhid) {
-  if (impl === "carp") {
-    return spawnIn(h.ns, process.execPath, [cli, "run", "-i", "eth0", "-s", h.ip4, "-v", String(vhid), "-p", "bench", "-a", VIP,
-      "-b", "1", "-k", String(h.skew), "-P", "--log-format", "json", "-f", "none", "--control", join(tmp, `${h.ns}.sock`)]);
+  if (kind === "ucarp") {
+    const up = join(lab.dir, "vip-up.sh");
+    const down = join(lab.dir, "vip-down.sh");
+    if (!existsSync(up)) {
+      writeFileSync(up, `#!/bin/sh\nip addr add "$2/32" dev "$1" 2>/dev/null\nexit 0\n`);
+      writeFileSync(down, `#!/bin/sh\nip addr del "$2/32" dev "$1" 2>/dev/null\nexit 0\n`);
+      chmodSync(up, 0o755);
+      chmodSync(down, 0o755);
+    }
+    // -f none: log to stderr only, with µs timestamps.
+    return ["ucarp", [...common, "-a", VIP, "-u", up, "-d", down, "-f", "none"]];
   }
-  const up = join(tmp, "up.sh");
-  const down = join(tmp, "down.sh");
-  if (!existsSync(up)) {
-    writeFileSync(up, `#!/bin/sh\nip addr add "$2"/32 dev "$1" 2>/dev/null\nexit 0\n`);
-    writeFileSync(down, `#!/bin/sh\nip addr del "$2"/32 dev "$1" 2>/dev/null\nexit 0\n`);
-    chmodSync(up, 0o755);
-    chmodSync(down, 0o755);
+  const conf = join(lab.dir, `${h.name}-${vhid}-keepalived.conf`);
+  const base = join(lab.dir, `${h.name}-${vhid}`);
+  writeFileSync(
+    conf,
+    [
+      `global_defs {\n  router_id ${h.name}\n}`,
+      "vrrp_instance VI_1 {",
+      "  state BACKUP",
+      `  interface ${h.ifname}`,
+      `  virtual_router_id ${vhid}`,
+      `  priority ${vrrpPrio(h.skew)}`,
+      `  advert_int ${ADVBASE}`,
+      `  virtual_ipaddress {\n    ${VIP}/32 dev ${h.ifname}\n  }`,
+      "}",
+      "",
+    ].join("\n"),
+  );
+  // -n: no daemon, -l: log to the console, -G: not to syslog, -P: VRRP only; pid files in the lab dir.
+  return ["keepalived", ["-n", "-l", "-G", "-P", "-f", conf, "-p", `${base}.pid`, "-r", `${base}-vrrp.pid`, "-c", `${base}-chk.pid`]];
+}
+
+// ucarp: "2026-11-25T02:20:08.166198: [WARNING] Switching to state: MASTER" (local time, µs)
+const UCARP_TS = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{6}):/;
+
+/** A state change a log line announces, as { t (epoch ms), to }, or null. */
+function transitionOf(kind, line) {
+  if (kind === "carp") {
+    if (!line.text.startsWith("{")) return null;
+    try {
+      const e = JSON.parse(line.text);
+      return e.event === "transition" ? { t: e.ts, to: e.to } : null;
+    } catch {
+      return null;
+    }
   }
-  return spawnIn(h.ns, UCARP, ["-i", "eth0", "-s", h.ip4, "-v", String(vhid), "-p", "bench", "-a", VIP, "-b", "1", "-k", String(h.skew), "-P", "-u", up, "-d", down, "-f", "none"]);
+  const to = stateFromLogLine(kind, line.text);
+  if (!to) return null;
+  const m = kind === "ucarp" ? UCARP_TS.exec(line.text) : null;
+  return { t: m ? new Date(m[1]).getTime() + Number(m[2]) / 1000 : line.t, to };
 }
 
-/** tcpdump on the bridge: adverts as { t (epoch ms), src, vhid, advskew }. */
-function capture() {
-  const p = spawnIn(BR, "tcpdump", ["-i", "br0", "-n", "-tt", "-l", "-T", "carp", "ip proto 112"]);
-  p.adverts = () =>
-    p.out
-      .map((l) => /^(\d+\.\d+) IP (\S+) > \S+ CARPv2-advertise \d+: vhid=(\d+) advbase=(\d+) advskew=(\d+)/.exec(l))
-      .filter(Boolean)
-      .map((m) => ({ t: Number(m[1]) * 1000, src: m[2], vhid: Number(m[3]), advbase: Number(m[4]), advskew: Number(m[5]) }));
-  return p;
+/** Spawns a daemon (not waiting for it), tracking its state changes. */
+function launch(kind, h, vhid) {
+  const [cmd, args] = command(kind, h, vhid);
+  const d = { h, proc: h.spawn(cmd, args), transitions: [] };
+  d.proc.on("line", (l) => {
+    const tr = transitionOf(kind, l);
+    if (tr) d.transitions.push(tr);
+  });
+  return d;
 }
+const stateOf = (d) => d.transitions.at(-1)?.to;
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function until(fn, ms, what) {
+async function waitFor(fn, ms, what, daemons) {
   const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (fn()) return;
+  while (!fn()) {
+    if (Date.now() > end) {
+      const tails = daemons.map((d) => `${d.h.name}: ${stateOf(d) ?? "no state"}, ${d.proc.running ? "running" : "exited"}, "${d.proc.tail(1)}"`).join("; ");
+      throw new Error(`timed out (${ms} ms) waiting for ${what} [${tails}]`);
+    }
     await sleep(10);
   }
-  throw new Error(`timed out waiting for ${what}`);
 }
-const last = (arr) => arr[arr.length - 1];
-const stateOf = (impl, p) => last(states(impl, p))?.to;
 
-/** Total time both were MASTER within [from, to]. */
-function overlap(sa, sb, from, to) {
-  const intervals = (s) => {
+/**
+ * Waits until `fn` holds and neither daemon has changed state for SETTLE_MS: a late second master
+ * (ucarp flaps for up to an advert interval after an election) must be over before the next phase.
+ */
+function waitStable(fn, ms, what, daemons) {
+  const lastChange = () => Math.max(...daemons.map((d) => d.transitions.at(-1)?.t ?? 0));
+  return waitFor(() => fn() && Date.now() - lastChange() >= SETTLE_MS, ms, `${what} (stable for ${SETTLE_MS} ms)`, daemons);
+}
+
+/** Total time both were MASTER within [from, to], from two transition lists. */
+function overlap(ta, tb, from, to) {
+  const intervals = (ts) => {
     const out = [];
     let open = null;
-    for (const e of s) {
+    for (const e of ts) {
       if (e.to === "MASTER" && open === null) open = e.t;
       else if (e.to !== "MASTER" && open !== null) {
         out.push([open, e.t]);
@@ -173,106 +210,162 @@ function overlap(sa, sb, from, to) {
       }
     }
     if (open !== null) out.push([open, to]);
-    return out.map(([a, b]) => [Math.max(a, from), Math.min(b, to)]).filter(([a, b]) => b > a);
+    return out.map(([x, y]) => [Math.max(x, from), Math.min(y, to)]).filter(([x, y]) => y > x);
   };
   let sum = 0;
-  for (const [a1, a2] of intervals(sa)) for (const [b1, b2] of intervals(sb)) sum += Math.max(0, Math.min(a2, b2) - Math.max(a1, b1));
+  for (const [a1, a2] of intervals(ta)) for (const [b1, b2] of intervals(tb)) sum += Math.max(0, Math.min(a2, b2) - Math.max(a1, b1));
   return sum;
 }
 
-async function stopAll(list) {
-  for (const p of list) p.kill("SIGKILL");
-  await Promise.all(list.map((p) => p.exited));
-  for (const h of hosts) execFileSync("ip", ["-n", h.ns, "addr", "flush", "dev", "eth0", "to", `${VIP}/32`], { stdio: "ignore" });
+const flushVip = (h) => ipAsync("ip", ["-n", h.ns, "addr", "flush", "dev", h.ifname, "to", `${VIP}/32`]).catch(() => {});
+
+async function rep(kind, vhid) {
+  const impl = IMPLS[kind];
+  const cap = await AdvertCapture.start(obs, { decode: impl.proto });
+  const launched = [];
+  const go = (h) => {
+    const d = launch(kind, h, vhid);
+    launched.push(d);
+    return d;
+  };
+  try {
+    const r = {};
+    // 1. simultaneous start: B first, so any head start goes to the node that should lose.
+    const t0 = Date.now();
+    const b = go(B);
+    let a = go(A);
+    await waitStable(() => stateOf(a) === "MASTER" && stateOf(b) === "BACKUP", 15_000, "A MASTER, B BACKUP after start", [a, b]);
+    r.startOverlapMs = overlap(a.transitions, b.transitions, t0, Date.now());
+
+    // 2. crash: SIGKILL the master; B takes over after its master-down time.
+    const killAt = Date.now();
+    await a.proc.kill();
+    await waitFor(() => stateOf(b) === "MASTER", 8000, "B MASTER after the crash", [a, b]);
+    await cap.waitFor((x) => x.vhid === vhid && x.src === B.addr, 2000, killAt);
+    const tk = measureTakeover(cap.adverts, vhid, B.addr, killAt);
+    if (!tk || tk.lastOld.src !== A.addr) throw new Error("crash: no advert from A before B's first");
+    r.crashTakeoverMs = tk.gapMs;
+    r.crashBeyondTheoryMs = tk.gapMs - impl.masterDownMs;
+    await flushVip(A);
+
+    // 3. preemption: A comes back and takes over from B.
+    const restartAt = Date.now();
+    a = go(A);
+    await waitStable(() => stateOf(a) === "MASTER" && stateOf(b) === "BACKUP", 15_000, "A preempting B", [a, b]);
+    r.preemptOverlapMs = overlap(a.transitions, b.transitions, restartAt, Date.now());
+
+    // 4. graceful stop of the master: B's first real advert after the signal (not ucarp's
+    //    advskew-255 or VRRP's priority-0 goodbyes, which come from A anyway).
+    const termAt = Date.now();
+    a.proc.signal("SIGTERM");
+    const first = await cap.waitFor((x) => x.vhid === vhid && x.src === B.addr && (impl.proto === "carp" ? x.advskew !== 255 : x.prio > 0), 8000, termAt);
+    r.gracefulTakeoverMs = first.t - termAt;
+    await waitFor(() => stateOf(b) === "MASTER", 3000, "B MASTER after SIGTERM", [a, b]);
+    return r;
+  } finally {
+    await Promise.all(launched.map((d) => d.proc.kill()));
+    await Promise.all([flushVip(A), flushVip(B)]);
+    await cap.stop();
+  }
 }
 
-async function rep(impl, vhid) {
-  const cap = capture();
-  await sleep(300);
-  const r = {};
-  // 1. simultaneous start
-  const t0 = Date.now();
-  let pb = start(impl, B, vhid);
-  let pa = start(impl, A, vhid);
-  await until(() => stateOf(impl, pa) === "MASTER" && stateOf(impl, pb) === "BACKUP", 10_000, `${impl}: A MASTER after start`);
-  await sleep(1500);
-  r.startOverlapMs = overlap(states(impl, pa), states(impl, pb), t0, Date.now());
-
-  // 2. crash failover
-  const killAt = Date.now();
-  pa.kill("SIGKILL");
-  await until(() => stateOf(impl, pb) === "MASTER", 8000, `${impl}: B MASTER after crash`);
-  await sleep(200);
-  const ads = cap.adverts().filter((a) => a.vhid === vhid);
-  const lastA = last(ads.filter((a) => a.src === A.ip4 && a.t <= killAt + 50));
-  const firstB = ads.find((a) => a.src === B.ip4 && a.t > killAt && a.advskew !== 255);
-  r.crashTakeoverMs = firstB.t - lastA.t;
-  r.crashBeyondTheoryMs = r.crashTakeoverMs - MASTER_DOWN_B;
-  await pa.exited;
-  execFileSync("ip", ["-n", A.ns, "addr", "flush", "dev", "eth0", "to", `${VIP}/32`], { stdio: "ignore" });
-
-  // 3. preemption: A comes back and takes over
-  const restartAt = Date.now();
-  pa = start(impl, A, vhid);
-  await until(() => stateOf(impl, pa) === "MASTER" && stateOf(impl, pb) === "BACKUP", 10_000, `${impl}: A preempts`);
-  await sleep(1500);
-  r.preemptOverlapMs = overlap(states(impl, pa), states(impl, pb).filter((e) => e.t >= restartAt - 5000), restartAt, Date.now());
-
-  // 4. graceful stop of the master
-  const termAt = Date.now();
-  pa.kill("SIGTERM");
-  await until(() => stateOf(impl, pb) === "MASTER", 8000, `${impl}: B MASTER after SIGTERM`);
-  await sleep(200);
-  const firstB2 = cap.adverts().find((a) => a.vhid === vhid && a.src === B.ip4 && a.t > termAt && a.advskew !== 255);
-  r.gracefulTakeoverMs = firstB2.t - termAt;
-
-  await stopAll([pa, pb]);
-  cap.kill("SIGTERM");
-  await cap.exited;
-  return r;
+// ---- statistics and output -----------------------------------------------------------------------
+function quantile(sorted, q) {
+  const i = (sorted.length - 1) * q;
+  const lo = Math.floor(i);
+  return sorted[lo] + (sorted[Math.min(lo + 1, sorted.length - 1)] - sorted[lo]) * (i - lo);
 }
+function summary(xs) {
+  if (!xs.length) return null;
+  const s = [...xs].sort((x, y) => x - y);
+  return { n: s.length, median: quantile(s, 0.5), min: s[0], max: s.at(-1), q1: quantile(s, 0.25), q3: quantile(s, 0.75), values: xs };
+}
+const num = (v) => (Math.abs(v) < 10 ? v.toFixed(2) : Math.abs(v) < 1000 ? v.toFixed(1) : v.toFixed(0));
+const cell = (st) => (!st ? "–" : st.n === 1 ? num(st.median) : `${num(st.median)} (${num(st.min)}–${num(st.max)})`);
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
-const metrics = [
-  ["crashBeyondTheoryMs", "crash failover beyond master-down", 20],
-  ["gracefulTakeoverMs", "graceful stop -> takeover", 20],
-  ["preemptOverlapMs", "dual-master overlap on preemption", 5],
-  ["startOverlapMs", "dual-master overlap at simultaneous start", 0],
-  ["crashTakeoverMs", "crash: last advert -> new master's first", null],
-];
-
-const results = { carp: [], ucarp: [] };
+const kinds = wanted.filter((k) => k in IMPLS);
+const out = {};
+const started = new Date();
+let vhid = 40;
+for (const k of kinds) {
+  const why = IMPLS[k].missing();
+  out[k] = { runs: [], errors: [], skipped: why };
+  if (why) console.error(`failover bench: skipping ${k}: ${why}`);
+}
 try {
-  let vhid = 30;
+  // Interleaved (rep 1 of each, rep 2 of each, ...) so slow drift of the machine hits all alike.
   for (let i = 0; i < reps; i++) {
-    for (const impl of ["carp", "ucarp"]) {
-      const r = await rep(impl, ++vhid);
-      results[impl].push(r);
-      console.error(`rep ${i + 1} ${impl}: ${Object.entries(r).map(([k, v]) => `${k}=${v.toFixed(2)}`).join(" ")}`);
+    for (const k of kinds) {
+      if (out[k].skipped) continue;
+      const v = ++vhid;
+      try {
+        const r = await rep(k, v);
+        out[k].runs.push(r);
+        console.error(`rep ${i + 1}/${reps} ${k}: ${Object.entries(r).map(([m, x]) => `${m}=${x.toFixed(2)}`).join(" ")}`);
+      } catch (e) {
+        const msg = e instanceof Error ? e.message : String(e);
+        out[k].errors.push({ rep: i + 1, vhid: v, error: msg });
+        console.error(`rep ${i + 1}/${reps} ${k}: FAILED: ${msg}`);
+      }
     }
   }
-} catch (e) {
-  console.error(`failover bench: ${e.message}`);
-  process.exitCode = 1;
+} finally {
+  await lab.close(500);
 }
 
-const rows = metrics.map(([key, label, target]) => {
-  const c = results.carp.map((r) => r[key]);
-  const u = results.ucarp.map((r) => r[key]);
-  return { key, label, target, carp: c.length ? median(c) : null, ucarp: u.length ? median(u) : null, carpAll: c, ucarpAll: u };
-});
-const fmt = (v) => (v === null ? "-" : v.toFixed(2));
-console.log(`failover, advbase 1, advskew 10/20, medians of ${reps} run(s), milliseconds`);
-console.log("| metric | carp run | ucarp | target (carp) |");
-console.log("|---|---:|---:|---:|");
-for (const r of rows) console.log(`| ${r.label} | ${fmt(r.carp)} | ${fmt(r.ucarp)} | ${r.target === null ? "" : `≤ ${r.target}`} |`);
+const implsDoc = Object.fromEntries(
+  kinds.map((k) => [
+    k,
+    {
+      label: IMPLS[k].label,
+      skipped: out[k].skipped,
+      masterDownMs: IMPLS[k].masterDownMs,
+      theory: IMPLS[k].theory,
+      ...(IMPLS[k].proto === "vrrp" ? { priority: hostSpecs.map((h) => vrrpPrio(h.skew)) } : {}),
+      stats: Object.fromEntries(METRICS.map((m) => [m.key, summary(out[k].runs.map((r) => r[m.key]).filter((x) => x !== undefined))])),
+      runs: out[k].runs,
+      errors: out[k].errors,
+    },
+  ]),
+);
+const shown = kinds.filter((k) => !out[k].skipped);
+const lines = [
+  `failover — ${started.toISOString().slice(0, 16).replace("T", " ")} UTC — advbase 1 s, advskew A 10 / B 20 (keepalived priority ${vrrpPrio(10)}/${vrrpPrio(20)}), preempt;` +
+    ` ${reps} rep(s)${quick ? " (quick)" : ""}; ms, median (min–max)`,
+  "",
+  `| metric | target (ours) | ${shown.map((k) => IMPLS[k].label).join(" | ")} |`,
+  `|---|---:|${shown.map(() => "---:|").join("")}`,
+  `| B's master-down (theory) | | ${shown.map((k) => num(IMPLS[k].masterDownMs)).join(" | ")} |`,
+  ...METRICS.map((m) => `| ${m.label} | ${m.target === null ? "" : m.target === 0 ? "0" : `≤ ${m.target}`} | ${shown.map((k) => cell(implsDoc[k].stats[m.key])).join(" | ")} |`),
+  `| repetitions ok | | ${shown.map((k) => `${out[k].runs.length}/${reps}`).join(" | ")} |`,
+  "",
+  ...shown.map((k) => `- ${IMPLS[k].label}: master-down ${IMPLS[k].theory} = ${num(IMPLS[k].masterDownMs)} ms`),
+  "- adverts timed by tcpdump on an observer host; overlaps from the daemons' logged state changes (keepalived's: time the line was read)",
+  `- issue's baselines on this machine: ucarp crash ${ISSUE_BASELINES.ucarp.crashTakeoverMs} (+${ISSUE_BASELINES.ucarp.crashBeyondTheoryMs}), graceful ${ISSUE_BASELINES.ucarp.gracefulTakeoverMs}, preempt overlap ${ISSUE_BASELINES.ucarp.preemptOverlapMs}, start overlap ${ISSUE_BASELINES.ucarp.startOverlapMs}; keepalived crash ${ISSUE_BASELINES.keepalived.crashTakeoverMs}, graceful ${ISSUE_BASELINES.keepalived.gracefulTakeoverMs}`,
+  ...kinds.filter((k) => out[k].skipped).map((k) => `- ${IMPLS[k].label}: skipped (${out[k].skipped})`),
+  ...kinds.flatMap((k) => out[k].errors.map((e) => `- ${IMPLS[k].label} rep ${e.rep} failed: ${e.error}`)),
+];
+console.log(lines.join("\n"));
+
 const outDir = join(repo, "bench/results");
 mkdirSync(outDir, { recursive: true });
 // Quick (smoke) runs overwrite one file; full runs keep a dated record.
-const file = join(outDir, quick ? "failover-quick.json" : `failover-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
-writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), reps, quick, advbase: 1, advskew: [10, 20], masterDownMs: MASTER_DOWN_B, rows, runs: results }, null, 2) + "\n");
-console.log(`wrote ${file}`);
+const stem = join(outDir, quick ? "failover-quick" : `failover-${started.toISOString().replace(/[:.]/g, "-")}`);
+const doc = {
+  date: started.toISOString(),
+  seconds: Math.round((Date.now() - started.getTime()) / 100) / 10,
+  quick,
+  reps,
+  config: { advbase: ADVBASE, advskew: hostSpecs.map((h) => h.skew), vrrpPriority: hostSpecs.map((h) => vrrpPrio(h.skew)), preempt: true, settleMs: SETTLE_MS },
+  metrics: METRICS,
+  implementations: implsDoc,
+  issueBaselines: ISSUE_BASELINES,
+};
+writeFileSync(`${stem}.json`, JSON.stringify(doc, null, 2) + "\n");
+writeFileSync(`${stem}.md`, lines.join("\n") + "\n");
+console.log(`wrote ${stem}.json and .md`);
+const failed = shown.filter((k) => out[k].runs.length === 0);
+if (failed.length) {
+  console.error(`failover bench: no successful repetition for ${failed.join(", ")}`);
+  process.exitCode = 1;
+}
