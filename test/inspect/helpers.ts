@@ -54,9 +54,8 @@ export interface CliResult {
   stderr: string;
 }
 
-export function carpCli(args: string[], opts: { input?: Buffer; netns?: string; timeout?: number } = {}): CliResult {
-  const cmd = opts.netns ? ["ip", "netns", "exec", opts.netns, process.execPath, cliMain, ...args] : [process.execPath, cliMain, ...args];
-  const r: SpawnSyncReturns<string> = spawnSync(cmd[0], cmd.slice(1), {
+export function carpCli(args: string[], opts: { input?: Buffer; timeout?: number } = {}): CliResult {
+  const r: SpawnSyncReturns<string> = spawnSync(process.execPath, [cliMain, ...args], {
     encoding: "utf8",
     input: opts.input as unknown as string,
     timeout: opts.timeout ?? 60_000,

@@ -5,27 +5,18 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cliMain, ensureBuilt, jsonLines, tmpDir } from "./helpers.js";
+import { Lab, type LabHost } from "../../src/lab/topology.js";
+import { cliMain, ensureBuilt, jsonLines } from "./helpers.js";
 
 const UCARP = "/usr/sbin/ucarp";
 const canRun = process.getuid?.() === 0 && existsSync(UCARP);
 
-// Unique short names: ≤ 15 characters for interfaces.
-const tag = `${(process.pid % 1000).toString(36)}${Math.floor(Math.random() * 46656).toString(36)}`;
-const ns = { br: `iBr${tag}`, a: `iA${tag}`, b: `iB${tag}`, c: `iC${tag}` };
-const bridge = `br${tag}`;
-const ifOf = (n: "a" | "b" | "c") => `v${n}${tag}`;
-const peerOf = (n: "a" | "b" | "c") => `p${n}${tag}`;
 const addr = { a: "198.51.100.1", b: "198.51.100.2", c: "198.51.100.3" };
 const VIP = "198.51.100.100";
-const work = tmpDir("carp-inspect-live-");
+let lab: Lab | undefined;
+const H = {} as Record<"a" | "b" | "c", LabHost>;
+let work = ""; // the lab's temp dir
 const children: ChildProcess[] = [];
-
-function sh(args: string[]): string {
-  const r = spawnSync(args[0], args.slice(1), { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`${args.join(" ")}: ${r.stderr || r.stdout}`);
-  return r.stdout;
-}
 
 function start(args: string[]): ChildProcess & { out: () => string; err: () => string } {
   const c = spawn(args[0], args.slice(1), { stdio: ["ignore", "pipe", "pipe"] }) as ChildProcess & { out: () => string; err: () => string };
@@ -75,7 +66,7 @@ function ucarp(node: "a" | "b", o: { vhid?: number; skew: number; vip?: string; 
     chmodSync(script, 0o755);
   }
   const args = [
-    "ip", "netns", "exec", ns[node], UCARP, "-i", ifOf(node), "-s", addr[node], "-v", String(o.vhid ?? 7), "-p", "livepw",
+    "ip", "netns", "exec", H[node].ns, UCARP, "-i", H[node].ifname, "-s", addr[node], "-v", String(o.vhid ?? 7), "-p", "livepw",
     "-a", o.vip ?? VIP, "-b", "1", "-k", String(o.skew), "-P", "-n", "-f", "none", "-u", `${up}.sh`, "-d", `${down}.sh`,
   ];
   if (o.deadratio) args.push("-r", String(o.deadratio));
@@ -84,33 +75,25 @@ function ucarp(node: "a" | "b", o: { vhid?: number; skew: number; vip?: string; 
 }
 
 function inspect(args: string[]) {
-  return start(["ip", "netns", "exec", ns.c, process.execPath, cliMain, "inspect", "--interface", ifOf("c"), ...args]);
+  return start(["ip", "netns", "exec", H.c.ns, process.execPath, cliMain, "inspect", "--interface", H.c.ifname, ...args]);
 }
 
 function send(args: string[]) {
-  return spawnSync("ip", ["netns", "exec", ns.c, process.execPath, cliMain, "send", "--interface", ifOf("c"), ...args], { encoding: "utf8" });
+  return spawnSync("ip", ["netns", "exec", H.c.ns, process.execPath, cliMain, "send", "--interface", H.c.ifname, ...args], { encoding: "utf8" });
 }
 
 describe.skipIf(!canRun)("live: ucarp nodes on a bridge, inspector and sender in a third namespace", () => {
   beforeAll(() => {
     ensureBuilt();
-    for (const n of Object.values(ns)) sh(["ip", "netns", "add", n]);
-    sh(["ip", "-n", ns.br, "link", "add", bridge, "type", "bridge"]);
-    sh(["ip", "-n", ns.br, "link", "set", bridge, "up"]);
-    for (const n of ["a", "b", "c"] as const) {
-      sh(["ip", "link", "add", ifOf(n), "netns", ns[n], "type", "veth", "peer", "name", peerOf(n), "netns", ns.br]);
-      sh(["ip", "-n", ns.br, "link", "set", peerOf(n), "master", bridge]);
-      sh(["ip", "-n", ns.br, "link", "set", peerOf(n), "up"]);
-      sh(["ip", "-n", ns[n], "addr", "add", `${addr[n]}/24`, "dev", ifOf(n)]);
-      sh(["ip", "-n", ns[n], "link", "set", ifOf(n), "up"]);
-      sh(["ip", "-n", ns[n], "link", "set", "lo", "up"]);
-    }
+    lab = Lab.create();
+    work = lab.dir;
+    // c first: it gets the lab's MAC 02:00:00:00:00:01, which `carp send --src-mac` below borrows.
+    for (const n of ["c", "a", "b"] as const) H[n] = lab.addHost(n, { addrs: [`${addr[n]}/24`] });
   }, 60_000);
 
   afterAll(async () => {
     for (const c of children) await stop(c);
-    for (const n of Object.values(ns)) spawnSync("ip", ["netns", "del", n]);
-    rmSync(work, { recursive: true, force: true });
+    lab?.destroy();
   });
 
   async function stopAll(): Promise<void> {
@@ -184,7 +167,7 @@ describe.skipIf(!canRun)("live: ucarp nodes on a bridge, inspector and sender in
   it("carp send crafts exactly the requested fields (TTL, MACs, demote, counter, bad sum, unicast, IPv6)", async () => {
     // The inspector listens in namespace b (via its own interface) while c sends.
     // --count 4 ends the capture as soon as the 4th advert is seen (--duration is only a safety net).
-    const watch = start(["ip", "netns", "exec", ns.b, process.execPath, cliMain, "inspect", "--interface", ifOf("b"), "--json", "--count", "4", "--duration", "20", "--pass", "7=pw7", "--vip", "7=198.51.100.70"]);
+    const watch = start(["ip", "netns", "exec", H.b.ns, process.execPath, cliMain, "inspect", "--interface", H.b.ifname, "--json", "--count", "4", "--duration", "20", "--pass", "7=pw7", "--vip", "7=198.51.100.70"]);
     const began = Date.now();
     await sleep(800);
     const base = ["--vhid", "7", "--pass", "pw7", "--vip", "198.51.100.70", "-q"];
@@ -228,14 +211,14 @@ describe.skipIf(!canRun)("live: ucarp nodes on a bridge, inspector and sender in
     const good = send(common);
     expect(good.status, good.stderr).toBe(0);
     expect(await waitFor(u.isDown, 3000)).not.toBeNull();
-    expect(readFileSync(join(work, "e3.down"), "utf8").trim()).toBe(`${ifOf("a")} ${VIP}`);
+    expect(readFileSync(join(work, "e3.down"), "utf8").trim()).toBe(`${H.a.ifname} ${VIP}`);
     await stopAll();
   }, 30_000);
 
   it("carp send --bow-out: a ucarp backup takes over at once instead of waiting for master-down", async () => {
     // Our emulated master keeps ucarp (advskew 100, deadratio 3: master-down ≈ 3.4 s) in BACKUP.
     const master = start([
-      "ip", "netns", "exec", ns.c, process.execPath, cliMain, "send", "--interface", ifOf("c"), "--vhid", "7", "--pass", "livepw",
+      "ip", "netns", "exec", H.c.ns, process.execPath, cliMain, "send", "--interface", H.c.ifname, "--vhid", "7", "--pass", "livepw",
       "--vip", VIP, "--advskew", "0", "--count", "0", "--interval", "0.5", "--quiet",
     ]);
     await sleep(800);
