@@ -16,8 +16,7 @@
 // ours ÷ the best baseline. Target: ≥ 2× on packets/s and on CPU per packet.
 //   node bench/io-flood.mjs [--seconds 3] [--family 4|6] [--rounds 10] [--backlog 4000] [--pings 200] [--only a,b]
 //   node bench/io-flood.mjs --latency-only [--rounds 6] [--pings 100] [--only a,b]   (receivers take turns)
-import { execFileSync, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -293,44 +292,19 @@ function transpileSrc() {
   return root;
 }
 
-function topology() {
-  const tag = `cbf${process.pid % 10000}${randomBytes(2).toString("hex")}`;
-  const ns = { a: `${tag}a`, b: `${tag}b`, br: `${tag}br` };
-  const made = [];
-  const ip = (...a) => execFileSync("ip", a, { stdio: ["ignore", "ignore", "pipe"] });
-  const destroy = () => {
-    for (const n of made.reverse()) {
-      try {
-        ip("netns", "del", n);
-      } catch {
-        /* gone */
-      }
-    }
-  };
+// A and B on the lab's bridge (src/lab, from the transpiled tree), no IPv6 DAD.
+async function topology(root) {
+  const { Lab } = await import(pathToFileURL(join(root, "src/lab/topology.js")).href);
+  const { uniquePrefix } = await import(pathToFileURL(join(root, "src/lab/names.js")).href);
+  const lab = Lab.create({ prefix: uniquePrefix("carpflood") });
   try {
-    for (const n of [ns.br, ns.a, ns.b]) {
-      ip("netns", "add", n);
-      made.push(n);
-    }
-    ip("-n", ns.br, "link", "add", "br0", "type", "bridge", "mcast_snooping", "0");
-    ip("-n", ns.br, "link", "set", "br0", "up");
-    for (const [n, port, addr4, addr6] of [
-      [ns.a, "pa", "198.51.100.1/24", "2001:db8:1::1/64"],
-      [ns.b, "pb", "198.51.100.2/24", "2001:db8:1::2/64"],
-    ]) {
-      ip("-n", n, "link", "add", "eth0", "type", "veth", "peer", "name", port, "netns", ns.br);
-      ip("-n", ns.br, "link", "set", port, "master", "br0");
-      ip("-n", ns.br, "link", "set", port, "up");
-      execFileSync("ip", ["netns", "exec", n, "sysctl", "-qw", "net.ipv6.conf.eth0.accept_dad=0"]);
-      ip("-n", n, "addr", "add", addr4, "dev", "eth0");
-      ip("-n", n, "addr", "add", addr6, "dev", "eth0", "nodad");
-      ip("-n", n, "link", "set", "eth0", "up");
-    }
+    const a = lab.addHost("a", { addrs: ["198.51.100.1/24", "2001:db8:1::1/64"], dad: false });
+    const b = lab.addHost("b", { addrs: ["198.51.100.2/24", "2001:db8:1::2/64"], dad: false });
+    return { ns: { a: a.ns, b: b.ns }, destroy: () => lab.destroy() };
   } catch (e) {
-    destroy();
+    lab.destroy();
     throw e;
   }
-  return { ns, destroy };
 }
 
 function child(ns, args) {
@@ -408,7 +382,7 @@ async function main() {
   const seconds = Number(arg("seconds", "3"));
   const family = Number(arg("family", "4"));
   const root = transpileSrc();
-  const topo = topology();
+  const topo = await topology(root);
   const results = [];
   try {
     const kinds = arg("only") ? arg("only").split(",") : ["ours", "ours-ring", "ours-ring-batch", "ours-capture", "ours-capture-batch", "raw-socket", "cap"];
