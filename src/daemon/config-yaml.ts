@@ -12,8 +12,13 @@
 //     "ip[/prefix]"), preempt, semantics, deadratio, demote, srcip, srcip6, mcast, mcast6, peer, peer6,
 //     nomcast, ignoreIfState, manageVip, carpName, state (backup|master),
 //     hooks: { up, down, mode: per-vip|all, timeoutMs, xparam, neutral, onShutdown }
-import { parseDocument } from "yaml";
+import { createRequire } from "node:module";
+import type * as Yaml from "yaml";
 import { type Config, type RawGlobal, type RawVhid, type Result, normalizeConfig } from "./config.js";
+
+// Loaded on first use: ucarp-style command lines never pay the parser's memory (several MB resident).
+let yamlModule: typeof Yaml | null = null;
+const yaml = (): typeof Yaml => (yamlModule ??= createRequire(import.meta.url)("yaml") as typeof Yaml);
 
 export interface YamlOptions {
   readFile?: (path: string) => Buffer;
@@ -143,7 +148,7 @@ const GLOBAL_KEY: Record<string, string> = {
 };
 
 export function parseYamlConfig(text: string, opts: YamlOptions = {}): Result<Config> {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, customTags: ["binary"] });
+  const doc = yaml().parseDocument(text, { prettyErrors: true, uniqueKeys: true, customTags: ["binary"] });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
     const where = e.linePos ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : "";

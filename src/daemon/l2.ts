@@ -43,7 +43,8 @@ export class Announcer {
 
   private handle(): LiveCapture {
     // A filter that matches (practically) nothing: we only inject. 0x88b5 is the IEEE local experimental type.
-    this.cap ??= new LiveCapture({ interface: this.ifname, filter: "ether proto 0x88b5", snaplen: 64 });
+    // A small ring: this handle only injects; the 8 MiB default would be 8 MiB of resident memory.
+    this.cap ??= new LiveCapture({ interface: this.ifname, filter: "ether proto 0x88b5", snaplen: 64, bufferSize: 128 * 1024 });
     this.cap.unref();
     return this.cap;
   }

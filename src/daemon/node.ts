@@ -9,7 +9,7 @@ import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 
-import { Cluster, type Action, type CarpState, type TaggedAction, type TimerName, type VhidParams, type VhidStatus } from "../core/index.js";
+import { Cluster, type Action, type AdvertOut, type CarpState, type TaggedAction, type TimerName, type VhidParams, type VhidStatus } from "../core/index.js";
 import { CARP_AUTHLEN, CARP_HEADER_LEN, CARP_VERSION, CARP_TYPE_ADVERTISEMENT, carpFinishChecksum } from "../protocol/carp.js";
 import { CarpAuth, isHmacError } from "../protocol/hmac.js";
 import { receiveCarp, type ReceiveVhid } from "../protocol/receive.js";
@@ -116,8 +116,8 @@ interface VhidRt {
   hook: HookConfig;
   rx: { badttl: number; badauth: number; badver: number; badsum: number };
   vipChain: Promise<unknown>;
-  /** Reused for every advert of this vhid (the socket copies it synchronously). */
-  pkt: Buffer;
+  /** Reused for every advert of this vhid, one per family (the socket copies it synchronously). */
+  pkt: Record<IpFamily, Buffer>;
   sendOpts: Partial<Record<IpFamily, { dst?: string; src?: string }>>;
 }
 
@@ -134,7 +134,7 @@ interface TimerRef {
  * (with `now` = the deadline), then the daemon waits out the rest of the lead and sends every advert
  * of the pass back to back, so the wire timing does not carry the cost of 255 core steps.
  */
-const ADVERT_LEAD_MS = 3;
+const ADVERT_LEAD_MS = 5;
 /** Expiries later than this are delivered at the real time instead of their deadline. */
 const MAX_CATCH_UP_MS = 100;
 
@@ -358,7 +358,7 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
       hook: this.hookConfig(v),
       rx: { badttl: 0, badauth: 0, badver: 0, badsum: 0 },
       vipChain: Promise.resolve(),
-      pkt: Buffer.alloc(CARP_HEADER_LEN),
+      pkt: { 4: Buffer.alloc(CARP_HEADER_LEN), 6: Buffer.alloc(CARP_HEADER_LEN) },
       sendOpts: {
         4: { ...(v.peer ? { dst: v.peer } : {}), ...(v.srcip ? { src: v.srcip } : {}) },
         6: { ...(v.peer6 ? { dst: v.peer6 } : {}), ...(v.srcip6 ? { src: v.srcip6 } : {}) },
@@ -534,11 +534,13 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     }
   }
 
-  private send(ifr: IfRt, rt: VhidRt, family: IpFamily, ad: { vhid: number; advbase: number; advskew: number; demote: number; counter: bigint }): boolean {
-    const sock = ifr.socks[family];
-    if (!sock) return false;
-    // Encoded in place into the vhid's own buffer: no allocation per advert.
-    const pkt = rt.pkt;
+  private send(ifr: IfRt, rt: VhidRt, family: IpFamily, ad: AdvertOut): boolean {
+    return this.transmit(ifr, rt, family, this.encode(rt, family, ad), ad.vhid);
+  }
+
+  /** The signed advert, encoded in place into the vhid's own buffer for `family`: no allocation. */
+  private encode(rt: VhidRt, family: IpFamily, ad: AdvertOut): Buffer {
+    const pkt = rt.pkt[family];
     pkt[0] = (CARP_VERSION << 4) | CARP_TYPE_ADVERTISEMENT;
     pkt[1] = ad.vhid & 0xff;
     pkt[2] = ad.advskew & 0xff;
@@ -548,6 +550,12 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     pkt.writeBigUInt64BE(BigInt.asUintN(64, ad.counter), 8);
     rt.auth.signInto(pkt, pkt, 16, 8);
     carpFinishChecksum(pkt);
+    return pkt;
+  }
+
+  private transmit(ifr: IfRt, rt: VhidRt, family: IpFamily, pkt: Buffer, vhid: number): boolean {
+    const sock = ifr.socks[family];
+    if (!sock) return false;
     const r = family === 4 && rt.cfg.nomcast && !rt.cfg.peer ? this.sendBroadcast(ifr, rt, pkt) : sock.send(pkt, rt.sendOpts[family]);
     if (r.ok) {
       if (family === 4) this.carpstats.opackets++;
@@ -555,7 +563,7 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
       return true;
     }
     this.carpstats.senderr++;
-    this.log.warn(`vhid ${ad.vhid}@${ifr.name}: ${r.message}`, { event: "senderr", interface: ifr.name, vhid: ad.vhid, code: r.code });
+    this.log.warn(`vhid ${vhid}@${ifr.name}: ${r.message}`, { event: "senderr", interface: ifr.name, vhid, code: r.code });
     return false;
   }
 
@@ -585,22 +593,24 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
   private onTimers(due: { payload: TimerRef; now: number }[]): void {
     const real = this.now();
     const steps: { ifr: IfRt; actions: TaggedAction[]; results: { vhid: number; ok: boolean }[] }[] = [];
+    const out: { ifr: IfRt; rt: VhidRt; family: IpFamily; pkt: Buffer; vhid: number; results: { vhid: number; ok: boolean }[] }[] = [];
     let sendAt = -Infinity;
     for (const { payload: t } of due) {
       if (this.stopping || this.ifs.get(t.ifr.name) !== t.ifr || !t.ifr.cluster.get(t.vhid)) continue;
       const now = real - t.at > MAX_CATCH_UP_MS ? real : t.at;
-      steps.push({ ifr: t.ifr, actions: t.ifr.cluster.input(t.vhid, { kind: "timer", timer: t.timer }, now).actions, results: [] });
+      const st = { ifr: t.ifr, actions: t.ifr.cluster.input(t.vhid, { kind: "timer", timer: t.timer }, now).actions, results: [] };
+      steps.push(st);
       if (t.at > sendAt) sendAt = t.at;
+      // Encode and sign now, so that after the wait only the sends are left.
+      for (const a of st.actions) {
+        if (a.action.kind !== "send") continue;
+        const rt = t.ifr.vhids.get(a.vhid);
+        if (rt) out.push({ ifr: t.ifr, rt, family: a.action.family, pkt: this.encode(rt, a.action.family, a.action.advert), vhid: a.vhid, results: st.results });
+      }
     }
     // Wait out what is left of the lead (at most ADVERT_LEAD_MS + the scheduler's coalescing window).
     if (sendAt - this.now() <= ADVERT_LEAD_MS + 1) while (this.now() < sendAt);
-    for (const st of steps) {
-      for (const a of st.actions) {
-        if (a.action.kind !== "send") continue;
-        const rt = st.ifr.vhids.get(a.vhid);
-        if (rt) st.results.push({ vhid: a.vhid, ok: this.send(st.ifr, rt, a.action.family, a.action.advert) });
-      }
-    }
+    for (const o of out) o.results.push({ vhid: o.vhid, ok: this.transmit(o.ifr, o.rt, o.family, o.pkt, o.vhid) });
     for (const st of steps) this.exec(st.ifr, st.actions.filter((a) => a.action.kind !== "send"), st.results);
   }
 

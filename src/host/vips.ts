@@ -352,12 +352,12 @@ export interface AddressEvent {
 }
 
 // Wraps a long-running monitor (`ip monitor ...`) so that it dies with the daemon: the shell starts it,
-// then waits for EOF on its stdin (a pipe whose only writer is the daemon), and kills it then. EOF comes
-// when the daemon exits for any reason, SIGKILL included (Linux has no PDEATHSIG from Node). `wait`
-// returns when the monitor itself dies, and the shell exits with its status, killing the reader.
-// Background jobs of a non-interactive sh read /dev/null, hence the explicit fd 3.
+// then reads its stdin (a pipe whose only writer is the daemon) until EOF, and kills it then. EOF comes
+// when the daemon exits for any reason, SIGKILL included (Linux has no PDEATHSIG from Node). If the
+// monitor dies first, the CHLD trap interrupts the read and the shell exits with the monitor's status.
+// One shell per monitor, no extra reader process.
 const MONITOR_WRAPPER =
-  'exec 3<&0; "$0" "$@" </dev/null & m=$!; (while read -r _ <&3; do :; done; kill $m 2>/dev/null) & w=$!; wait $m; r=$?; kill $w 2>/dev/null; exit $r';
+  'trap \'wait $m; exit $?\' CHLD; "$0" "$@" </dev/null & m=$!; while read -r _; do :; done; trap - CHLD; kill $m 2>/dev/null'
 
 /**
  * Spawns `cmd args` as a monitor child that never outlives this process: detached (its own process
