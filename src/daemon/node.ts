@@ -130,13 +130,14 @@ interface TimerRef {
 }
 
 /**
- * Advertise timers wake this much before their deadline: the core steps of the whole pass run first
- * (with `now` = the deadline), then the daemon waits out the rest of the lead and sends every advert
- * of the pass back to back, so the wire timing does not carry the cost of 255 core steps.
+ * Advertise timers that fall due together wake up to ADVERT_LEAD_MS (ADVERT_STEP_MS per advert) before
+ * their deadline: the core steps of the whole pass run first (with `now` = the deadline), then the
+ * daemon waits out the rest of the lead and sends every advert of the pass back to back, so the wire
+ * timing does not carry the cost of 255 core steps. Master-down timers are never early.
  */
 const ADVERT_LEAD_MS = 5;
-/** Expiries later than this are delivered at the real time instead of their deadline. */
-const MAX_CATCH_UP_MS = 100;
+const ADVERT_STEP_MS = 0.02;
+
 
 interface IfRt {
   name: string;
@@ -214,7 +215,7 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     super();
     this.config = config;
     this.now = opts.now ?? (() => performance.now());
-    this.timers = new DeadlineScheduler<TimerRef>((due) => this.onTimers(due), this.now);
+    this.timers = new DeadlineScheduler<TimerRef>((due) => this.onTimers(due), this.now, { perEntryMs: ADVERT_STEP_MS, maxMs: ADVERT_LEAD_MS });
     this.log = new Logger(config.logFormat, config.debug, opts.logSink, (e) => {
       this.syslog?.write(e.level, e.msg);
       this.emit("log", e);
@@ -580,7 +581,7 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
   }
 
   private arm(ifr: IfRt, vhid: number, t: TimerName, at: number): void {
-    this.timers.arm(this.timerKey(ifr, vhid, t), t === "advertise" ? at - ADVERT_LEAD_MS : at, { ifr, vhid, timer: t, at });
+    this.timers.arm(this.timerKey(ifr, vhid, t), at, { ifr, vhid, timer: t, at }, t === "advertise");
   }
 
   /**
@@ -591,13 +592,11 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
    * send results.
    */
   private onTimers(due: { payload: TimerRef; now: number }[]): void {
-    const real = this.now();
     const steps: { ifr: IfRt; actions: TaggedAction[]; results: { vhid: number; ok: boolean }[] }[] = [];
     const out: { ifr: IfRt; rt: VhidRt; family: IpFamily; pkt: Buffer; vhid: number; results: { vhid: number; ok: boolean }[] }[] = [];
     let sendAt = -Infinity;
-    for (const { payload: t } of due) {
+    for (const { payload: t, now } of due) {
       if (this.stopping || this.ifs.get(t.ifr.name) !== t.ifr || !t.ifr.cluster.get(t.vhid)) continue;
-      const now = real - t.at > MAX_CATCH_UP_MS ? real : t.at;
       const st = { ifr: t.ifr, actions: t.ifr.cluster.input(t.vhid, { kind: "timer", timer: t.timer }, now).actions, results: [] };
       steps.push(st);
       if (t.at > sendAt) sendAt = t.at;

@@ -24,12 +24,26 @@ const realClock = (now: () => number): SchedulerClock => ({
 interface Entry<T> {
   at: number;
   payload: T;
+  /** May be delivered before its deadline, as part of a big pass (see LeadOptions). */
+  lead: boolean;
+}
+
+/**
+ * Early delivery for big passes: entries armed with `lead` that fall due together wake up
+ * min(maxMs, perEntryMs * count) before their deadline, so the caller can do the per-entry work
+ * (for adverts: the core step, encoding, signing) ahead and act at the deadline itself. A lone entry
+ * wakes almost on time; entries without `lead` are never delivered before their deadline.
+ */
+export interface LeadOptions {
+  perEntryMs: number;
+  maxMs: number;
 }
 
 export class DeadlineScheduler<T> {
   private readonly entries = new Map<string, Entry<T>>();
   private handle: unknown = null;
-  private handleAt = Infinity;
+  private handleAt = Infinity; // when the pending wake-up fires
+  private plannedAt = Infinity; // the deadline it was planned for (handleAt + lead)
   private firing = false;
   private readonly clock: SchedulerClock;
 
@@ -41,6 +55,7 @@ export class DeadlineScheduler<T> {
   constructor(
     private readonly fire: (due: { payload: T; now: number }[]) => void,
     clock: SchedulerClock | (() => number),
+    private readonly leadOpts: LeadOptions = { perEntryMs: 0, maxMs: 0 },
   ) {
     this.clock = typeof clock === "function" ? realClock(clock) : clock;
   }
@@ -53,14 +68,15 @@ export class DeadlineScheduler<T> {
     return this.entries.get(key)?.at;
   }
 
-  /** Arms (or re-arms) `key` for absolute time `at` on the clock. */
-  arm(key: string, at: number, payload: T): void {
+  /** Arms (or re-arms) `key` for absolute time `at` on the clock; `lead`: see LeadOptions. */
+  arm(key: string, at: number, payload: T, lead = false): void {
     const e = this.entries.get(key);
     if (e) {
       e.at = at;
       e.payload = payload;
-    } else this.entries.set(key, { at, payload });
-    if (!this.firing && at < this.handleAt) this.schedule(at);
+      e.lead = lead;
+    } else this.entries.set(key, { at, payload, lead });
+    if (!this.firing && at - (lead ? this.leadOpts.maxMs : 0) < this.handleAt) this.reschedule();
   }
 
   disarm(key: string): void {
@@ -69,26 +85,57 @@ export class DeadlineScheduler<T> {
 
   clear(): void {
     this.entries.clear();
+    this.reschedule();
+  }
+
+  /** Plans the next wake-up: the earliest deadline, less the lead of its pass. */
+  private reschedule(): void {
     if (this.handle !== null) this.clock.clearTimeout(this.handle);
     this.handle = null;
     this.handleAt = Infinity;
-  }
-
-  private schedule(at: number): void {
-    if (this.handle !== null) this.clock.clearTimeout(this.handle);
-    this.handleAt = at;
-    // Round up: a timer that wakes before its deadline would only have to sleep again.
-    this.handle = this.clock.setTimeout(() => this.onWake(), Math.max(0, Math.ceil(at - this.clock.now())));
+    this.plannedAt = Infinity;
+    if (this.entries.size === 0) return;
+    const { perEntryMs, maxMs } = this.leadOpts;
+    let wake = Infinity;
+    let planned = Infinity;
+    if (maxMs <= 0) {
+      for (const e of this.entries.values()) if (e.at < wake) wake = e.at;
+      planned = wake;
+    } else {
+      const arr = [...this.entries.values()].sort((a, b) => a.at - b.at);
+      for (let i = 0; i < arr.length && arr[i].at - maxMs < wake; i++) {
+        const e = arr[i];
+        let w = e.at;
+        if (e.lead) {
+          let n = 0;
+          for (let j = i; j < arr.length && arr[j].at <= e.at + COALESCE_MS; j++) if (arr[j].lead) n++;
+          w = e.at - Math.min(maxMs, perEntryMs * n);
+        }
+        if (w < wake) {
+          wake = w;
+          planned = e.at;
+        }
+      }
+    }
+    this.handleAt = wake;
+    this.plannedAt = planned;
+    // Round up: a timer that wakes before its time would only have to sleep again.
+    this.handle = this.clock.setTimeout(() => this.onWake(), Math.max(0, Math.ceil(wake - this.clock.now())));
   }
 
   private onWake(): void {
     this.handle = null;
+    const planned = this.plannedAt;
     this.handleAt = Infinity;
+    this.plannedAt = Infinity;
     this.firing = true;
     try {
       const real = this.clock.now();
       const due: [string, Entry<T>][] = [];
-      for (const kv of this.entries) if (kv[1].at <= real + COALESCE_MS) due.push(kv);
+      for (const kv of this.entries) {
+        const limit = (kv[1].lead ? Math.max(real, planned) : real) + COALESCE_MS;
+        if (kv[1].at <= limit) due.push(kv);
+      }
       due.sort((a, b) => a[1].at - b[1].at);
       const batch: { payload: T; now: number }[] = [];
       for (const [key, e] of due) {
@@ -98,9 +145,7 @@ export class DeadlineScheduler<T> {
       if (batch.length > 0) this.fire(batch);
     } finally {
       this.firing = false;
-      let next = Infinity;
-      for (const e of this.entries.values()) if (e.at < next) next = e.at;
-      if (next !== Infinity) this.schedule(next);
+      this.reschedule();
     }
   }
 }

@@ -91,6 +91,9 @@ export function runIpBatch(cmds: string[][], o: IpOptions, context: string): Pro
         }),
       );
     });
+    // ip may exit before reading its batch (e.g. a missing netns): EPIPE here must not crash the daemon;
+    // the exit callback above reports the failure.
+    child.stdin?.on("error", () => undefined);
     child.stdin?.end(cmds.map((c) => c.join(" ")).join("\n") + "\n");
   });
 }

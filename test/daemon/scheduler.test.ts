@@ -96,4 +96,25 @@ describe("DeadlineScheduler", () => {
     advance(1000);
     expect(fired).toEqual(["b2"]);
   });
+
+  it("lead: a big pass of lead entries wakes early (capped), is delivered at its deadline; plain entries never early", () => {
+    const { clock, advance } = fakeClock(() => 0);
+    const wakes: { real: number; nows: number[]; payloads: string[] }[] = [];
+    const s = new DeadlineScheduler<string>(
+      (due) => wakes.push({ real: clock.now(), nows: due.map((d) => d.now), payloads: due.map((d) => d.payload) }),
+      clock,
+      { perEntryMs: 0.02, maxMs: 5 },
+    );
+    for (let v = 1; v <= 255; v++) s.arm(`adv${v}`, 1000, `adv${v}`, true);
+    s.arm("md", 998, "md"); // a master-down timer inside the lead window: not early
+    s.arm("lone", 2000, "lone", true);
+    advance(3000);
+    expect(wakes[0].real).toBe(995); // 1000 - min(5, 255 * 0.02)
+    expect(wakes[0].payloads.length).toBe(255);
+    expect(new Set(wakes[0].nows)).toEqual(new Set([1000]));
+    expect(wakes[1]).toEqual({ real: 998, nows: [998], payloads: ["md"] });
+    expect(wakes[2].payloads).toEqual(["lone"]);
+    expect(wakes[2].real).toBeGreaterThanOrEqual(1999.98 - 1); // a lone entry: (almost) no lead
+    expect(wakes[2].nows).toEqual([2000]);
+  });
 });
