@@ -609,7 +609,10 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     }
     // Wait out what is left of the lead (at most ADVERT_LEAD_MS + the scheduler's coalescing window).
     if (sendAt - this.now() <= ADVERT_LEAD_MS + 1) while (this.now() < sendAt);
-    for (const o of out) o.results.push({ vhid: o.vhid, ok: this.transmit(o.ifr, o.rt, o.family, o.pkt, o.vhid) });
+    // Nothing allocated in this loop (a scavenge here would show up as jitter on the wire).
+    const oks: boolean[] = new Array<boolean>(out.length).fill(false);
+    for (let i = 0; i < out.length; i++) oks[i] = this.transmit(out[i].ifr, out[i].rt, out[i].family, out[i].pkt, out[i].vhid);
+    for (let i = 0; i < out.length; i++) out[i].results.push({ vhid: out[i].vhid, ok: oks[i] });
     for (const st of steps) this.exec(st.ifr, st.actions.filter((a) => a.action.kind !== "send"), st.results);
   }
 
