@@ -91,6 +91,7 @@ const METRICS = [
   { key: "gracefulTakeoverMs", label: "graceful stop (SIGTERM) → B's first advert", target: 20 },
   { key: "preemptOverlapMs", label: "dual-master overlap on preemption", target: 5 },
   { key: "startOverlapMs", label: "dual-master overlap at simultaneous start", target: 0 },
+  { key: "startLeadMs", label: "start: B up before A by (spawned together)", target: null },
 ];
 
 // Numbers the issue quotes for the baselines on this machine (seconds), for comparison only.
@@ -229,13 +230,16 @@ async function rep(kind, vhid) {
     return d;
   };
   try {
-    const r = {};
+    const r = { vhid };
     // 1. simultaneous start: B first, so any head start goes to the node that should lose.
     const t0 = Date.now();
     const b = go(B);
     let a = go(A);
     await waitStable(() => stateOf(a) === "MASTER" && stateOf(b) === "BACKUP", 15_000, "A MASTER, B BACKUP after start", [a, b]);
     r.startOverlapMs = overlap(a.transitions, b.transitions, t0, Date.now());
+    // How much earlier B was up (first state logged) than A: past the master-down difference
+    // ((20 − 10)/256 s ≈ 39 ms) B's timer fires first and A has to preempt it.
+    r.startLeadMs = a.transitions[0].t - b.transitions[0].t;
 
     // 2. crash: SIGKILL the master; B takes over after its master-down time.
     const killAt = Date.now();
@@ -256,11 +260,15 @@ async function rep(kind, vhid) {
 
     // 4. graceful stop of the master: B's first real advert after the signal (not ucarp's
     //    advskew-255 or VRRP's priority-0 goodbyes, which come from A anyway).
+    // A random point in the advert cycle: the time to B's takeover may depend on it (ucarp's does).
+    await sleep(Math.random() * ADVBASE * 1000);
     const termAt = Date.now();
     a.proc.signal("SIGTERM");
     const first = await cap.waitFor((x) => x.vhid === vhid && x.src === B.addr && (impl.proto === "carp" ? x.advskew !== 255 : x.prio > 0), 8000, termAt);
     r.gracefulTakeoverMs = first.t - termAt;
     await waitFor(() => stateOf(b) === "MASTER", 3000, "B MASTER after SIGTERM", [a, b]);
+    // Every daemon's state changes, ms after the start, for looking into outliers.
+    r.timeline = launched.map((d) => `${d.h.name}: ${d.transitions.map((x) => `${(x.t - t0).toFixed(2)} ${x.to}`).join(", ")}`);
     return r;
   } finally {
     await Promise.all(launched.map((d) => d.proc.kill()));
@@ -301,7 +309,7 @@ try {
       try {
         const r = await rep(k, v);
         out[k].runs.push(r);
-        console.error(`rep ${i + 1}/${reps} ${k}: ${Object.entries(r).map(([m, x]) => `${m}=${x.toFixed(2)}`).join(" ")}`);
+        console.error(`rep ${i + 1}/${reps} ${k}: ${METRICS.map((m) => `${m.key}=${r[m.key].toFixed(2)}`).join(" ")}`);
       } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);
         out[k].errors.push({ rep: i + 1, vhid: v, error: msg });
