@@ -315,6 +315,8 @@ describe.skipIf(!canUseNetns()).concurrent("carp run, ours <-> ours", () => {
     const n2 = one(202);
     await n2.waitState("MASTER", 8000);
     expect(n2.json().some((e) => e.event === "staleVip")).toBe(false);
+    // The VIP is added (by `ip`) right after the transition is logged, not before: wait for it.
+    await waitFor(() => a.addresses().includes("198.51.100.202"), 2000);
     expect(a.addresses()).toEqual(expect.arrayContaining(["198.51.100.201", "198.51.100.202"]));
     const st = JSON.parse(a.carpSync(["status", "--json"], { env }).stdout) as { vhids: Array<{ vhid: number; state: string; control: string }> };
     expect(st.vhids.map((v) => [v.vhid, v.state, v.control])).toEqual([[201, "MASTER", `${runDir}/eth0-201.sock`], [202, "MASTER", `${runDir}/eth0-202.sock`]]);
