@@ -7,7 +7,7 @@
 // Metrics per implementation: CPU % of one core (user+sys of every process in the node's namespace,
 // from /proc), RSS (sum, MB), and advert interval jitter p50/p99 (|interval - advbase|, ms) measured
 // by tcpdump on an observer host (and the median interval, to tell drift from jitter). Targets for ours: < 2 % of a core, RSS < 100 MB, p99 jitter < 2 ms.
-//   node bench/scale.mjs [--vhids 255] [--seconds 20] [--quick] [--only ours,ucarp,keepalived] [--json FILE] [--dump PREFIX]
+//   node bench/scale.mjs [--vhids 255] [--seconds 20] [--quick] [--only ours,ucarp,keepalived] [--json FILE] [--dump PREFIX] [--rtprio N]
 // (--dump writes the captured window, PREFIX.<impl>.json, for looking at individual intervals)
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -30,6 +30,7 @@ const quick = argv.includes("--quick");
 const N = Number(arg("vhids", quick ? 16 : 255));
 const SECONDS = Number(arg("seconds", quick ? 4 : 20));
 const only = (arg("only", "ours,ucarp,keepalived") ?? "").split(",");
+const RTPRIO = arg("rtprio", undefined); // runs ours with CARP_RTPRIO=N (SCHED_FIFO), off by default
 const TICK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100; // /proc tick rate
 if (!(N >= 1 && N <= 255)) throw new Error("--vhids must be 1-255");
 
@@ -79,7 +80,8 @@ async function startImpl(kind, host) {
     const lines = ["preempt: true", "log: { format: json }", "defaults:", "  interface: eth0", "  advbase: 1", "  advskew: 0", "  password: scalebench", "vhids:"];
     for (let i = 1; i <= N; i++) lines.push(`  - { vhid: ${i}, addresses: ["${vip(i)}/32"] }`);
     writeFileSync(cfg, lines.join("\n") + "\n");
-    return [host.spawn(process.execPath, [carpCli(), "run", "--config", cfg, "--control", join(host.lab.dir, "scale.ctl")])];
+    const env = RTPRIO ? { ...process.env, CARP_RTPRIO: RTPRIO } : undefined;
+    return [host.spawn(process.execPath, [carpCli(), "run", "--config", cfg, "--control", join(host.lab.dir, "scale.ctl")], env ? { env } : {})];
   }
   if (kind === "ucarp") {
     const procs = [];
