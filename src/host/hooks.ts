@@ -159,7 +159,12 @@ export function runScript(
       if (done) return;
       done = true;
       clearTimeout(timer);
-      if (killTimer) clearTimeout(killTimer);
+      // After a timeout the script's leader may be gone while children that ignored SIGTERM linger in
+      // its group: let the SIGKILL escalation still run, without holding the event loop open.
+      if (killTimer) {
+        if (result.timedOut) killTimer.unref();
+        else clearTimeout(killTimer);
+      }
       result.durationMs = Date.now() - started;
       // Do not wait for background grandchildren holding our pipes.
       child.stdout?.destroy();

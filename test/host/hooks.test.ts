@@ -128,13 +128,17 @@ describe("HookRunner with real scripts", () => {
     expect(res.signal).toBe("SIGTERM");
     const childPid = Number(readFileSync(pidFile, "utf8"));
     let alive = true;
-    for (let i = 0; i < 40 && alive; i++) {
+    // A killed child is reparented and may stay a zombie until something reaps it: zombie = dead.
+    const running = (pid: number) => {
       try {
-        process.kill(childPid, 0);
-        await new Promise((z) => setTimeout(z, 50));
+        return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
       } catch {
-        alive = false;
+        return false;
       }
+    };
+    for (let i = 0; i < 40 && alive; i++) {
+      alive = running(childPid);
+      if (alive) await new Promise((z) => setTimeout(z, 50));
     }
     expect(alive).toBe(false); // the background sleep died with its process group
     const [f] = await r.transition(c, { from: "MASTER", to: "BACKUP", reason: "" });
