@@ -1,13 +1,14 @@
-// A small namespace lab for integration tests: one bridge (in its own namespace, so the host's
-// interfaces are never touched) and N hosts, each a namespace with "eth0" on the bridge, addressed from
-// documentation ranges. Run commands in a host, spawn our daemon or ucarp there, read their logs.
-// Cleanup is guaranteed: lab.destroy() kills every child it spawned and deletes every namespace, and a
-// process "exit" hook does the same for labs a failing test forgot.
+// Integration-test view of the namespace lab in src/lab: N hosts, each a namespace with "eth0" on one
+// bridge (src/lab's Lab builds the namespaces, bridge and veths and removes them, also from its process
+// "exit" hook for labs a failing test forgot), addressed from documentation ranges. On top: exec with
+// exit status/env/timeout, spawning our daemon or ucarp with JSON-log helpers (Proc).
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { Lab as NsLab } from "../../src/lab/topology.js";
+import { uniquePrefix } from "../../src/lab/names.js";
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const CARP_CLI = resolve(REPO, "dist/cli/main.js");
@@ -155,27 +156,21 @@ export class Proc {
   }
 }
 
-const labs = new Set<{ destroySync(): void }>();
-process.on("exit", () => {
-  for (const l of labs) l.destroySync();
-});
-
-function ip(...args: string[]): void {
-  execFileSync("ip", args, { stdio: ["ignore", "ignore", "pipe"] });
-}
-
 export interface LabOptions {
   hosts: number;
-  /** ≤ 5 characters; namespace names are prefix + pid + random. */
+  /** Short tag for the names (letters/digits); namespaces are named by src/lab's uniquePrefix(). */
   prefix?: string;
   /** Third octet of 198.51.100.0/24 is fixed; hosts get .11, .12, … */
   firstHost?: number;
 }
 
+type ExecOpts = { timeout?: number; env?: NodeJS.ProcessEnv };
+
+/** src/lab's Lab (bridge + host namespaces + cleanup) with this file's exec/spawn/log helpers on top. */
 export function createLab(o: LabOptions): Lab {
-  const tag = `${o.prefix ?? "cl"}${process.pid % 10000}${randomBytes(2).toString("hex")}`;
-  const bridgeNs = `${tag}br`;
-  const created: string[] = [];
+  // uniquePrefix wants [a-z][a-z0-9]{2,15}; test tags are 2 letters ("da"), so: "tda-<pid>-<hex>-".
+  const base = `t${(o.prefix ?? "cl").toLowerCase().replace(/[^a-z0-9]/g, "")}`.padEnd(3, "x").slice(0, 16);
+  const lab = NsLab.create({ prefix: uniquePrefix(base) });
   const procs = new Set<Proc>();
   const destroySync = () => {
     for (const p of procs) {
@@ -185,60 +180,25 @@ export function createLab(o: LabOptions): Lab {
         /* gone */
       }
     }
-    for (const ns of created.splice(0).reverse()) {
-      // Anything still running inside (e.g. `ip monitor` children of a SIGKILLed daemon) keeps the
-      // namespace alive after `ip netns del`: kill exactly those processes first.
-      try {
-        const pids = execFileSync("ip", ["netns", "pids", ns], { encoding: "utf8" }).split(/\s+/).filter(Boolean).map(Number);
-        for (const pid of pids) {
-          try {
-            process.kill(pid, "SIGKILL");
-          } catch {
-            /* gone */
-          }
-        }
-      } catch {
-        /* namespace already gone */
-      }
-      try {
-        ip("netns", "del", ns);
-      } catch {
-        /* already gone */
-      }
-    }
+    // Kills anything else still inside (e.g. `ip monitor` children of a SIGKILLed daemon), deletes the namespaces.
+    lab.destroy();
   };
-  const handle = { destroySync };
-  labs.add(handle);
   const hosts: LabHost[] = [];
   try {
-    ip("netns", "add", bridgeNs);
-    created.push(bridgeNs);
-    ip("-n", bridgeNs, "link", "add", "br0", "type", "bridge", "mcast_snooping", "0");
-    ip("-n", bridgeNs, "link", "set", "br0", "up");
     for (let i = 0; i < o.hosts; i++) {
-      const ns = `${tag}h${i}`;
-      ip("netns", "add", ns);
-      created.push(ns);
-      const port = `p${i}`;
-      ip("-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", port, "netns", bridgeNs);
-      ip("-n", bridgeNs, "link", "set", port, "master", "br0");
-      ip("-n", bridgeNs, "link", "set", port, "up");
-      execFileSync("ip", ["netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.eth0.accept_dad=0"], { stdio: "ignore" });
-      ip("-n", ns, "link", "set", "lo", "up");
       const n = (o.firstHost ?? 11) + i;
       const ip4 = `198.51.100.${n}`;
       const ip6 = `2001:db8:100::${n.toString(16)}`;
-      ip("-n", ns, "addr", "add", `${ip4}/24`, "dev", "eth0");
-      ip("-n", ns, "addr", "add", `${ip6}/64`, "dev", "eth0", "nodad");
-      ip("-n", ns, "link", "set", "eth0", "up");
-      const exec = (cmd: string, args: string[], eo: { timeout?: number; env?: NodeJS.ProcessEnv } = {}) =>
+      const h = lab.addHost(`h${i}`, { addrs: [`${ip4}/24`, `${ip6}/64`], dad: false });
+      const ns = h.ns;
+      const exec = (cmd: string, args: string[], eo: ExecOpts = {}) =>
         execFileSync("ip", ["netns", "exec", ns, cmd, ...args], {
           encoding: "utf8",
           timeout: eo.timeout ?? 15_000,
           stdio: ["ignore", "pipe", "pipe"],
           env: { ...process.env, ...eo.env },
         });
-      const tryExec = (cmd: string, args: string[], eo: { timeout?: number; env?: NodeJS.ProcessEnv } = {}) => {
+      const tryExec = (cmd: string, args: string[], eo: ExecOpts = {}) => {
         try {
           return { code: 0, stdout: exec(cmd, args, eo), stderr: "" };
         } catch (e) {
@@ -254,7 +214,7 @@ export function createLab(o: LabOptions): Lab {
       };
       hosts.push({
         ns,
-        ifname: "eth0",
+        ifname: h.ifname,
         ip4,
         ip6,
         exec,
@@ -267,27 +227,22 @@ export function createLab(o: LabOptions): Lab {
         carpSync(args, so = {}) {
           return tryExec(process.execPath, [CARP_CLI, ...args], so);
         },
-        addresses() {
-          const j = JSON.parse(exec("ip", ["-j", "addr", "show", "dev", "eth0"])) as Array<{ addr_info: Array<{ local: string }> }>;
-          return j[0].addr_info.map((a) => a.local);
-        },
+        addresses: () => h.addresses(),
       });
     }
   } catch (e) {
-    destroySync();
-    labs.delete(handle);
+    lab.destroy();
     throw e;
   }
   return {
-    tag,
-    bridgeNs,
+    tag: lab.prefix.replace(/-$/, ""),
+    bridgeNs: lab.switchNs,
     hosts,
     async destroy() {
       // Give well-behaved children a moment to exit on SIGTERM, then force.
       for (const p of procs) p.kill("SIGTERM");
       await Promise.race([Promise.all([...procs].map((p) => p.exited)), new Promise((r) => setTimeout(r, 3000))]);
       destroySync();
-      labs.delete(handle);
     },
   };
 }

@@ -1,6 +1,7 @@
-// Creates a throwaway network namespace holding a veth pair (va <-> vb), both up. Always call destroy().
-import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+// A throwaway network namespace holding a veth pair (va <-> vb), both up, built on src/lab's Lab (the
+// host also has the lab's eth0, unaddressed). Always call destroy().
+import { Lab } from "../../src/lab/topology.js";
+import { uniquePrefix } from "../../src/lab/names.js";
 
 export interface TestNs {
   name: string;
@@ -9,28 +10,15 @@ export interface TestNs {
 }
 
 export function createNs(prefix: string): TestNs {
-  const name = `${prefix}${process.pid % 10000}${randomBytes(2).toString("hex")}`;
-  const ip = (...args: string[]) => execFileSync("ip", ["-n", name, ...args], { encoding: "utf8" });
-  execFileSync("ip", ["netns", "add", name]);
+  const lab = Lab.create({ prefix: uniquePrefix(prefix) });
   try {
-    ip("link", "add", "va", "type", "veth", "peer", "name", "vb");
-    ip("link", "set", "va", "up");
-    ip("link", "set", "vb", "up");
+    const h = lab.addHost("ns");
+    h.addVeth("va", "vb");
+    return { name: h.ns, ip: (...args) => h.ip(...args), destroy: () => lab.destroy() };
   } catch (e) {
-    execFileSync("ip", ["netns", "del", name]);
+    lab.destroy();
     throw e;
   }
-  return {
-    name,
-    ip,
-    destroy() {
-      try {
-        execFileSync("ip", ["netns", "del", name]);
-      } catch {
-        /* already gone */
-      }
-    },
-  };
 }
 
 /** Polls `fn` until it returns true or `ms` elapse. */
