@@ -89,13 +89,15 @@ describe("topology", () => {
   it("cleanupPrefix removes what a crashed (SIGKILLed) run left behind", async () => {
     const prefix = uniquePrefix("carpcrash");
     // A run that dies without cleaning up: namespaces, a process inside one, a temp dir.
+    // The "run" must be the pid we SIGKILL (exec), and the leftover in the namespace must not hold our
+    // pipes: otherwise an orphaned sleep keeps this worker's stdout/stderr open and vitest cannot exit.
     const script = [
       `ip netns add ${prefix}sw`,
       `ip netns add ${prefix}a`,
       `mkdir -p ${join(tmpdir(), prefix)}x`,
-      `(ip netns exec ${prefix}a sleep 300 &)`,
+      `(ip netns exec ${prefix}a sleep 300 </dev/null >/dev/null 2>&1 &)`,
       "echo ready",
-      "sleep 300",
+      "exec sleep 300",
     ].join("; ");
     const child = spawn("sh", ["-c", script], { stdio: ["ignore", "pipe", "inherit"] });
     await new Promise<void>((resolve, reject) => {
