@@ -6,21 +6,9 @@ import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readCaptureSync } from "../../src/protocol/pcap.js";
 import { carpCli, ensureBuilt, jsonLines, tmpDir, vectors, writePcap } from "./helpers.js";
+import { carpVectors, type CarpVector } from "../helpers/vectors.js";
 
-interface Vector {
-  name: string;
-  pw: string;
-  vhid: number;
-  advskew: number;
-  advbase: number;
-  demote: number;
-  v4: string[];
-  v6: string[];
-  src: string;
-  hmac: string;
-  carp_header: string;
-}
-const V: Vector[] = JSON.parse(readFileSync(join(vectors, "carp-vectors.json"), "utf8")).vectors;
+const V: CarpVector[] = carpVectors;
 const vec = (f: string) => join(vectors, f);
 
 beforeAll(() => ensureBuilt(), 120_000);

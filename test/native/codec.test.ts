@@ -2,7 +2,6 @@
 // shared vectors D1–D6 and N1–N8, through every SHA-1 back end available on this machine.
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CarpAuth, carpKey } from "../../src/protocol/hmac.js";
 import { receiveCarp } from "../../src/protocol/receive.js";
@@ -23,28 +22,10 @@ import {
   verifyBatch,
   type Sha1ImplName,
 } from "../../src/protocol/native-codec.js";
+import { carpVectors, counterOf, ipPayload, negativeVectors, type CarpVector as Vector } from "../helpers/vectors.js";
 
-const vecDir = resolve(__dirname, "../../../shared/vectors");
-interface Vector {
-  name: string; pw: string; vhid: number; advskew: number; advbase: number; demote: number;
-  v4: string[]; v6: string[]; hmac_input: string; hmac: string; carp_cksum: string; carp_header: string; frame: string;
-}
-const vectors: Vector[] = JSON.parse(readFileSync(resolve(vecDir, "carp-vectors.json"), "utf8")).vectors;
-const negatives: { name: string; frame: string }[] = JSON.parse(readFileSync(resolve(vecDir, "carp-negative.json"), "utf8"));
-// JSON numbers lose precision above 2^53: counters come from the header bytes.
-const counterOf = (v: Vector) => Buffer.from(v.carp_header, "hex").readBigUInt64BE(8);
-
-/** IP payload and TTL of an Ethernet frame (IPv4 or IPv6, no VLAN). */
-function ipPayload(hex: string): { payload: Buffer; ttl: number } {
-  const f = Buffer.from(hex, "hex");
-  const etype = f.readUInt16BE(12);
-  if (etype === 0x0800) {
-    const ihl = (f[14] & 0x0f) * 4;
-    return { payload: f.subarray(14 + ihl, 14 + f.readUInt16BE(16)), ttl: f[22] };
-  }
-  if (etype === 0x86dd) return { payload: f.subarray(54, 54 + f.readUInt16BE(18)), ttl: f[21] };
-  throw new Error(`unexpected ethertype ${etype}`);
-}
+const vectors: Vector[] = carpVectors;
+const negatives = negativeVectors;
 
 const native = nativeCodecAvailable();
 if (!native) console.warn(`native codec tests skipped: ${nativeCodecError()}`);

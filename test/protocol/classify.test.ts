@@ -1,7 +1,5 @@
 // The protocol-112 demultiplexer: CARP vs VRRPv2 vs VRRPv3 vs invalid, on every capture and vector we have.
 import { readFileSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 
@@ -10,9 +8,9 @@ import { buildIpv4, buildIpv6, parseIp, type IpPacket } from "../../src/protocol
 import { parseFrame } from "../../src/protocol/link.js";
 import { readCaptureSync } from "../../src/protocol/pcap.js";
 import { encodeVrrpV2, encodeVrrpV3 } from "../../src/protocol/vrrp.js";
+import { carpVectors, negativeVectors, vectorPath } from "../helpers/vectors.js";
 
-const VEC = path.resolve(fileURLToPath(new URL("../..", import.meta.url)), "../shared/vectors");
-const vec = (f: string): Buffer => readFileSync(path.join(VEC, f));
+const vec = (f: string): Buffer => readFileSync(vectorPath(f));
 
 function ipOf(linktype: number, data: Buffer): IpPacket {
   const f = parseFrame(linktype, data);
@@ -27,7 +25,7 @@ function classifyCapture(file: string): ReturnType<typeof classifyProto112>[] {
 }
 
 describe("CARP vectors", () => {
-  const json = JSON.parse(readFileSync(path.join(VEC, "carp-vectors.json"), "utf8")) as { vectors: Array<{ name: string; vhid: number; advskew: number; frame: string; carp_header: string }> };
+  const json = { vectors: carpVectors };
 
   it("D1–D6 (json frames and the pcap) classify as CARP with the header fields", () => {
     const fromPcap = classifyCapture("carp-vectors.pcap");
@@ -45,7 +43,7 @@ describe("CARP vectors", () => {
 });
 
 describe("CARP negative vectors", () => {
-  const neg = JSON.parse(readFileSync(path.join(VEC, "carp-negative.json"), "utf8")) as Array<{ name: string; frame: string }>;
+  const neg = negativeVectors;
   const byName = (prefix: string) => {
     const n = neg.find((x) => x.name.startsWith(prefix));
     if (!n) throw new Error(prefix);
@@ -130,7 +128,7 @@ describe("VRRP captures never classify as CARP", () => {
 
 describe("oobr-2 against tcpdump's -v output (where a careful parser must stop)", () => {
   it("IP length, VRRP header fields, and truncation of the address list agree with tcpdump", () => {
-    const text = readFileSync(path.join(VEC, "tcpdump-vrrp-oobr-2.out"), "utf8");
+    const text = readFileSync(vectorPath("tcpdump-vrrp-oobr-2.out"), "utf8");
     const recs = text.split(/^(?=\s*\d+\s+\d{4}-)/m).filter((r) => r.trim()).map((r) => r.replace(/\s+/g, " "));
     const { packets } = readCaptureSync(vec("tcpdump-vrrp-oobr-2.pcap"));
     expect(recs.length).toBe(packets.length);

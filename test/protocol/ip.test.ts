@@ -1,9 +1,8 @@
 // Addresses (RFC 5952 text) and the IPv4/IPv6 parsers and builders.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 
@@ -20,8 +19,8 @@ import {
 } from "../../src/protocol/addr.js";
 import { buildIpv4, buildIpv6, ipChecksum, parseIp, parseIpv4, parseIpv6, pseudoChecksum } from "../../src/protocol/ip.js";
 import { PcapWriter } from "../../src/protocol/pcap.js";
+import { carpVectors } from "../helpers/vectors.js";
 
-const VEC = path.resolve(fileURLToPath(new URL("../..", import.meta.url)), "../shared/vectors");
 const tmp = mkdtempSync(path.join(tmpdir(), "carp-ip-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -85,7 +84,7 @@ describe("addresses", () => {
 });
 
 describe("IPv4", () => {
-  const vectors = JSON.parse(readFileSync(path.join(VEC, "carp-vectors.json"), "utf8")) as { vectors: Array<{ name: string; src: string; frame: string; carp_header: string }> };
+  const vectors = { vectors: carpVectors };
 
   it("buildIpv4 reproduces the IPv4 headers of the CARP vectors byte for byte (TOS 0x10, DF, TTL 255, id)", () => {
     for (const v of vectors.vectors.filter((x) => !x.src.includes(":"))) {

@@ -1,16 +1,13 @@
 // receiveCarp: the negative vectors N1–N8 and the check order.
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { carpFinishChecksum, encodeCarp } from "../../src/protocol/carp.js";
 import { CarpAuth } from "../../src/protocol/hmac.js";
 import { DLT_EN10MB, parseFrame } from "../../src/protocol/link.js";
 import { isMulticastAddress, receiveCarp, type ReceiveVhid } from "../../src/protocol/receive.js";
 import type { CarpReason } from "../../src/protocol/types.js";
+import { negativeVectors } from "../helpers/vectors.js";
 
-const negatives: { name: string; frame: string }[] = JSON.parse(
-  readFileSync(resolve(__dirname, "../../../shared/vectors/carp-negative.json"), "utf8"),
-);
+const negatives = negativeVectors;
 
 /** Ethernet + IPv4 frame → IP facts and payload, through link.ts (the other engineer's parser). */
 function parseV4Frame(hex: string) {

@@ -1,49 +1,12 @@
 // Every vector in ../shared/vectors/carp-vectors.json and docs/carp-protocol.md appendix A.
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { carpChecksumOk, decodeCarp, encodeCarp } from "../../src/protocol/carp.js";
 import { CarpAuth, carpHmacMessage, carpKey } from "../../src/protocol/hmac.js";
 import { receiveCarp } from "../../src/protocol/receive.js";
+import { carpVectors, counterOf, ipPayload, type CarpVector as Vector } from "../helpers/vectors.js";
 
-const vectorsDir = resolve(__dirname, "../../../shared/vectors");
-
-interface Vector {
-  name: string;
-  pw: string;
-  vhid: number;
-  advskew: number;
-  advbase: number;
-  demote: number;
-  v4: string[];
-  v6: string[];
-  hmac_input: string;
-  hmac: string;
-  carp_cksum: string;
-  carp_header: string;
-  frame: string;
-}
-const vectors: Vector[] = JSON.parse(readFileSync(resolve(vectorsDir, "carp-vectors.json"), "utf8")).vectors;
-
-// JSON.parse loses precision above 2^53: the counter comes from header bytes 8–15.
-const counterOf = (v: Vector) => Buffer.from(v.carp_header, "hex").readBigUInt64BE(8);
-
-/** The CARP payload and TTL of an Ethernet + IPv4/IPv6 frame (test-local helper). */
-function ipPayload(frameHex: string): { payload: Buffer; ttl: number } {
-  const f = Buffer.from(frameHex, "hex");
-  const etype = f.readUInt16BE(12);
-  if (etype === 0x0800) {
-    const ihl = (f[14] & 0x0f) * 4;
-    const total = f.readUInt16BE(16);
-    return { payload: f.subarray(14 + ihl, 14 + total), ttl: f[22] };
-  }
-  if (etype === 0x86dd) {
-    const plen = f.readUInt16BE(18);
-    return { payload: f.subarray(54, 54 + plen), ttl: f[21] };
-  }
-  throw new Error(`unexpected ethertype ${etype}`);
-}
+const vectors: Vector[] = carpVectors;
 
 describe("carp-vectors.json", () => {
   it("has the six vectors D1–D6", () => {
