@@ -348,30 +348,12 @@ export function verifyBatch(
 ): number {
   if (!(table instanceof CarpKeyTable)) throw new TypeError("verifyBatch: table must be a CarpKeyTable");
   if (table.native) return addon!.verifyBatch(table.native, buf, offsets, lengths, verdicts, fields);
-  checkBatchArgs(buf, offsets, lengths, verdicts);
-  checkFields(fields, offsets.length);
-  let ok = 0;
-  for (let i = 0; i < offsets.length; i++) {
-    const o = packetAt(buf, offsets, lengths, i);
-    if (o < 0) {
-      verdicts[i] = VERDICT_BADLEN;
-      putFields(fields, i, null, 0);
-      continue;
-    }
-    putFields(fields, i, buf, o);
-    if (inetChecksum(buf, o, o + CARP_HEADER_LEN) !== 0) verdicts[i] = VERDICT_BADSUM;
-    else {
-      const auth = table.tsAuth(buf[o + 1]);
-      if (auth === undefined) verdicts[i] = VERDICT_BADVHID;
-      else if (buf[o] >> 4 !== 2) verdicts[i] = VERDICT_BADVER;
-      else if (!auth.verifyHeader(buf, o)) verdicts[i] = VERDICT_BADAUTH;
-      else {
-        verdicts[i] = VERDICT_OK;
-        ok++;
-      }
-    }
-  }
-  return ok;
+  return tsBatch(buf, offsets, lengths, verdicts, fields, (o) => {
+    const auth = table.tsAuth(buf[o + 1]);
+    if (auth === undefined) return VERDICT_BADVHID;
+    if (buf[o] >> 4 !== 2) return VERDICT_BADVER;
+    return auth.verifyHeader(buf, o) ? VERDICT_OK : VERDICT_BADAUTH;
+  });
 }
 
 /**
@@ -388,6 +370,21 @@ export function decodeBatch(
 ): number {
   if (backend === "native" && !addon) throw new Error(`carp_codec addon not available: ${nativeCodecError()}`);
   if (addon && backend !== "ts") return addon.decodeBatch(buf, offsets, lengths, verdicts, fields);
+  return tsBatch(buf, offsets, lengths, verdicts, fields, () => VERDICT_OK);
+}
+
+/**
+ * The TypeScript batch loop shared by verifyBatch and decodeBatch: length and checksum for every
+ * packet, fields filled, then `judge(offset)` for packets whose checksum holds. Returns the ok count.
+ */
+function tsBatch(
+  buf: Uint8Array,
+  offsets: Uint32Array,
+  lengths: Lengths,
+  verdicts: Uint8Array,
+  fields: BatchFields | undefined,
+  judge: (offset: number) => number,
+): number {
   checkBatchArgs(buf, offsets, lengths, verdicts);
   checkFields(fields, offsets.length);
   let ok = 0;
@@ -399,11 +396,8 @@ export function decodeBatch(
       continue;
     }
     putFields(fields, i, buf, o);
-    if (inetChecksum(buf, o, o + CARP_HEADER_LEN) !== 0) verdicts[i] = VERDICT_BADSUM;
-    else {
-      verdicts[i] = VERDICT_OK;
-      ok++;
-    }
+    verdicts[i] = inetChecksum(buf, o, o + CARP_HEADER_LEN) !== 0 ? VERDICT_BADSUM : judge(o);
+    if (verdicts[i] === VERDICT_OK) ok++;
   }
   return ok;
 }
