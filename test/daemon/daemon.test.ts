@@ -1,26 +1,14 @@
 // `carp run` end to end: real daemons in network namespaces on one bridge, a third namespace as observer.
 // Independent scenarios run concurrently in separate labs. advbase 1, advskew 10/20 everywhere:
 // master-down of the advskew-20 backup is 3 s + 20/256 s = 3078 ms.
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, test } from "vitest";
-import { canUseNetns, createLab, REPO, sleep, waitFor, type Lab, type LabHost, type Proc } from "../helpers/netns.js";
+import { describe, expect, test } from "vitest";
+import { canUseNetns, labScope, REPO, sleep, waitFor, type Lab, type LabHost, type Proc } from "../helpers/netns.js";
 
 const VIP = "198.51.100.100";
 const MASTER_DOWN_20 = 3000 + (20 * 1000) / 256;
-const tmp = mkdtempSync(join(tmpdir(), "carp-daemon-test-"));
-const labs: Lab[] = [];
-afterAll(async () => {
-  await Promise.all(labs.map((l) => l.destroy()));
-  rmSync(tmp, { recursive: true, force: true });
-});
-
-function lab(hosts: number, prefix: string): Lab {
-  const l = createLab({ hosts, prefix });
-  labs.push(l);
-  return l;
-}
+const { tmp, lab } = labScope("carp-daemon-test-");
 
 const ctl = (l: Lab, h: LabHost) => join(tmp, `${h.ns}.sock`);
 

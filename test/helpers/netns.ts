@@ -3,9 +3,11 @@
 // "exit" hook for labs a failing test forgot), addressed from documentation ranges. On top: exec with
 // exit status/env/timeout, spawning our daemon or ucarp with JSON-log helpers (Proc).
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { afterAll } from "vitest";
 
 import { Lab as NsLab } from "../../src/lab/topology.js";
 import { uniquePrefix } from "../../src/lab/names.js";
@@ -257,4 +259,25 @@ export async function waitFor(fn: () => boolean | Promise<boolean>, ms = 5000, s
     await sleep(step);
   }
   return fn();
+}
+
+/**
+ * Per-test-file bookkeeping: a temp dir for scripts/sockets and a `lab()` factory whose labs (and the
+ * temp dir) are destroyed in afterAll.
+ */
+export function labScope(tmpPrefix: string): { tmp: string; lab(hosts: number, prefix: string): Lab } {
+  const tmp = mkdtempSync(join(tmpdir(), tmpPrefix));
+  const labs: Lab[] = [];
+  afterAll(async () => {
+    await Promise.all(labs.map((l) => l.destroy()));
+    rmSync(tmp, { recursive: true, force: true });
+  });
+  return {
+    tmp,
+    lab(hosts, prefix) {
+      const l = createLab({ hosts, prefix });
+      labs.push(l);
+      return l;
+    },
+  };
 }

@@ -1,26 +1,14 @@
 // `carp run` against Debian's ucarp (/usr/sbin/ucarp) in both roles, real processes in namespaces.
 // Same vhid/password/VIP on both sides; ucarp manages the VIP with its up/down scripts, we manage ours.
 // advbase 1: our advskew-20 backup has master-down 3 s + 20/256 s = 3078 ms.
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, test } from "vitest";
-import { canUseNetns, createLab, sleep, UCARP, waitFor, type Lab, type LabHost, type Proc } from "../helpers/netns.js";
+import { describe, expect, test } from "vitest";
+import { canUseNetns, labScope, sleep, UCARP, waitFor, type LabHost, type Proc } from "../helpers/netns.js";
 
 const VIP = "198.51.100.100";
 const MASTER_DOWN_20 = 3000 + (20 * 1000) / 256;
-const tmp = mkdtempSync(join(tmpdir(), "carp-interop-election-"));
-const labs: Lab[] = [];
-afterAll(async () => {
-  await Promise.all(labs.map((l) => l.destroy()));
-  rmSync(tmp, { recursive: true, force: true });
-});
-
-function lab(hosts: number, prefix: string): Lab {
-  const l = createLab({ hosts, prefix });
-  labs.push(l);
-  return l;
-}
+const { tmp, lab } = labScope("carp-interop-election-");
 
 const ctl = (h: LabHost) => join(tmp, `${h.ns}.sock`);
 
