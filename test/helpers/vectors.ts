@@ -1,8 +1,8 @@
-// The shared known-answer material in ../shared/vectors, loaded once for every test that needs it.
+// The known-answer vectors and captures in test/fixtures (see its README), loaded once for every test that needs it.
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 
-export const VECTORS_DIR = resolve(__dirname, "../../../shared/vectors");
+export const VECTORS_DIR = resolve(__dirname, "../fixtures");
 
 /** One entry of carp-vectors.json (D1–D6). */
 export interface CarpVector {

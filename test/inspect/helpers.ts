@@ -11,7 +11,7 @@ import { buildEthernet, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from "../../src/protoco
 import { encodePcap, type WritablePacket } from "../../src/protocol/pcap.js";
 
 export const repoRoot = resolve(import.meta.dirname, "../..");
-export const vectors = resolve(repoRoot, "../shared/vectors");
+export const vectors = resolve(repoRoot, "test/fixtures");
 export const cliMain = join(repoRoot, "dist/cli/main.js");
 
 function newest(dir: string): number {

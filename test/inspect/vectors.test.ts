@@ -1,4 +1,4 @@
-// The shared vectors and VRRP captures through the BUILT `carp inspect --read … --json`, as a child
+// The fixture vectors and VRRP captures (test/fixtures) through the BUILT `carp inspect --read … --json`, as a child
 // process: every field and verdict, and the fuzzed tcpdump captures decode without crashing.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";

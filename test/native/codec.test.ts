@@ -1,5 +1,5 @@
 // Known answers for the native CARP codec (native/codec via src/protocol/native-codec.ts): the
-// shared vectors D1–D6 and N1–N8, through every SHA-1 back end available on this machine.
+// fixture vectors D1–D6 and N1–N8, through every SHA-1 back end available on this machine.
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";

@@ -22,7 +22,7 @@ import {
 } from "../../src/protocol/link.js";
 import { PcapWriter, readCaptureSync } from "../../src/protocol/pcap.js";
 
-const VEC = path.resolve(fileURLToPath(new URL("../..", import.meta.url)), "../shared/vectors");
+const VEC = fileURLToPath(new URL("../fixtures", import.meta.url));
 const tmp = mkdtempSync(path.join(tmpdir(), "carp-link-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

@@ -17,7 +17,7 @@ import {
   type CapturePacket,
 } from "../../src/protocol/pcap.js";
 
-const VEC = path.resolve(fileURLToPath(new URL("../..", import.meta.url)), "../shared/vectors");
+const VEC = fileURLToPath(new URL("../fixtures", import.meta.url));
 const vec = (f: string): Buffer => readFileSync(path.join(VEC, f));
 const tmp = mkdtempSync(path.join(tmpdir(), "carp-pcap-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -1,4 +1,4 @@
-// Every vector in ../shared/vectors/carp-vectors.json and docs/carp-protocol.md appendix A.
+// Every vector in test/fixtures/carp-vectors.json (D1–D6) and the protocol reference's appendix A.
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { carpChecksumOk, decodeCarp, encodeCarp } from "../../src/protocol/carp.js";

@@ -19,7 +19,7 @@ import {
   type Vrrp,
 } from "../../src/protocol/vrrp.js";
 
-const VEC = path.resolve(fileURLToPath(new URL("../..", import.meta.url)), "../shared/vectors");
+const VEC = fileURLToPath(new URL("../fixtures", import.meta.url));
 const vec = (f: string): Buffer => readFileSync(path.join(VEC, f));
 const hex = (s: string): Buffer => Buffer.from(s, "hex");
 
