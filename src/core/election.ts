@@ -151,3 +151,27 @@ export function predictWinner(sem: PeerSemantics, cands: Candidate[], tieBreakOr
   }
   return { winner: best.id, ranking: sorted.map((c) => c.id), tied, explanation: `${desc(best)}: ${why}` };
 }
+
+/**
+ * Whether the sender of `advert` takes over from the master that sent `master` at once: the master
+ * steps down on hearing it (decideAsMaster), and the sender, itself advertising, would not step down on
+ * hearing the master. Equal adverts without a tie-break (FreeBSD, OpenBSD, ucarp over IPv6) make both
+ * step down: nobody takes over at once and the first master-down timer wins (as predictWinner says).
+ */
+export function takesOver(
+  sem: PeerSemantics,
+  master: TheirSide,
+  advert: TheirSide,
+  tieBreakOrder: "little" | "big" = "little",
+): boolean {
+  const side = (s: TheirSide): OurSide => ({
+    advbase: s.advbase,
+    advskew: s.advskew,
+    demote: s.demote,
+    willTimeOutUs: null,
+    preempt: true,
+    address4: isIPv4(s.from) ? s.from : undefined,
+    tieBreakOrder,
+  });
+  return decideAsMaster(sem, side(master), advert).kind === "stepDown" && decideAsMaster(sem, side(advert), master).kind === "stay";
+}

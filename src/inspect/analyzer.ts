@@ -2,7 +2,9 @@
 // measured interval and jitter, transitions, auth counts, problems, and the election prediction.
 // Pure and incremental: the CLI feeds it rows (or, on the bulk path, a reused AdvertFacts object, so
 // no allocation per packet) and asks for view() whenever it wants to draw the table.
-import { predictWinner } from "../core/election.js";
+import { predictWinner, takesOver } from "../core/election.js";
+import { compareIp } from "../protocol/addr.js";
+import { isMulticastAddress } from "../protocol/receive.js";
 import type { PeerSemantics } from "../protocol/types.js";
 import type { Announcement, Overlap, Problem, Row, Severity, SummaryView, VhidView } from "./types.js";
 
@@ -18,6 +20,7 @@ export interface AdvertFacts {
   demote: number;
   priority: number; // VRRP priority, CARP 0
   ttl: number;
+  multicast: boolean; // sent to a multicast group (TTL ≠ 255 matters only there)
   family: 4 | 6;
   ctrHi: number;
   ctrLo: number;
@@ -29,7 +32,7 @@ export interface AdvertFacts {
 export function newFacts(): AdvertFacts {
   return {
     protocol: "carp", vhid: 0, src: "", mac: null, time: 0, advbase: 0, advskew: 0, demote: 0, priority: 0,
-    ttl: 255, family: 4, ctrHi: 0, ctrLo: 0, checksumOk: true, auth: 2, diagnosis: null,
+    ttl: 255, multicast: true, family: 4, ctrHi: 0, ctrLo: 0, checksumOk: true, auth: 2, diagnosis: null,
   };
 }
 
@@ -111,8 +114,10 @@ class VhidState {
   authNone = 0;
   diagnosis: string | null = null;
   badSum = 0;
-  ttlBad = new Map<string, number>(); // source → count of adverts with ttl ≠ 255 (value: last ttl)
+  ttlBad = new Map<string, number>(); // source → last ttl ≠ 255, adverts to a multicast group
   ttlCount = 0;
+  ttlUnicast = new Map<string, number>(); // the same for unicast adverts (a peer across a router)
+  ttlUnicastCount = 0;
   macBad = new Map<string, string>(); // source → wrong MAC seen
   replays = 0;
   replayFrom = new Set<string>();
@@ -200,6 +205,7 @@ export class Analyzer {
     f.mac = r.src_mac;
     f.time = r.time;
     f.ttl = r.ttl;
+    f.multicast = isMulticastAddress(r.dst);
     f.family = r.family;
     f.checksumOk = r.checksum === "ok";
     f.diagnosis = r.diagnosis;
@@ -271,9 +277,12 @@ export class Analyzer {
       s.authBad++;
       if (f.diagnosis) s.diagnosis = f.diagnosis;
     } else s.authNone++;
-    if (f.ttl !== 255) {
+    if (f.ttl !== 255 && f.multicast) {
       s.ttlCount++;
       s.ttlBad.set(f.src, f.ttl);
+    } else if (f.ttl !== 255) {
+      s.ttlUnicastCount++;
+      s.ttlUnicast.set(f.src, f.ttl);
     }
     if (f.mac !== null && f.mac !== src.mac) {
       src.mac = f.mac;
@@ -495,7 +504,12 @@ export class Analyzer {
     if (s.episodesDropped) notes.push(`${s.episodesDropped} more overlap episode(s) not listed`);
     if (s.ttlCount) {
       const who = [...s.ttlBad].map(([ip, ttl]) => `${ip} ttl ${ttl}`).join(", ");
-      problems.push({ code: "ttl", severity: "error", message: `${s.ttlCount} advert(s) with TTL/hop limit ≠ 255 (${who}); receivers drop them` });
+      problems.push({ code: "ttl", severity: "error", message: `${s.ttlCount} multicast advert(s) with TTL/hop limit ≠ 255 (${who}); receivers drop them` });
+    }
+    if (s.ttlUnicastCount) {
+      // FreeBSD checks the TTL only for multicast destinations, and so do our daemons on unicast.
+      const who = [...s.ttlUnicast].map(([ip, ttl]) => `${ip} ttl ${ttl}`).join(", ");
+      notes.push(`${s.ttlUnicastCount} unicast advert(s) with TTL/hop limit ≠ 255 (${who}): FreeBSD and node-carp accept them, OpenBSD and ucarp drop them`);
     }
     if (s.replays) {
       problems.push({
@@ -532,7 +546,7 @@ export class Analyzer {
         if (live.length === 1) explanation += " among nodes seen (CARP backups are silent, so only masters show up)";
         election = { winner: p.winner, ranking: p.ranking, tied: p.tied, explanation: `${sem} rules: ${explanation}` };
       } else {
-        const sorted = [...live].sort((a, b) => b.priority - a.priority || cmpIp(b.ip, a.ip));
+        const sorted = [...live].sort((a, b) => b.priority - a.priority || compareIp(b.ip, a.ip));
         const best = sorted[0];
         const tied = sorted.filter((x) => x.priority === best.priority).map((x) => x.ip);
         const second = sorted[1];
@@ -591,11 +605,18 @@ export class Analyzer {
   }
 }
 
-/** Whether advert `f` beats `m`'s last advert: `m`, if master, steps down on hearing it. */
+/**
+ * Whether advert `f` takes over from master `m` at once: for CARP the core's election (m steps down on
+ * hearing f and f's sender would not step down on hearing m); for VRRP the higher priority, then the
+ * higher primary address.
+ */
 function beats(sem: PeerSemantics, f: AdvertFacts, m: Source): boolean {
-  if (f.protocol === "vrrp") return f.priority > m.priority || (f.priority === m.priority && cmpIp(f.src, m.ip) > 0);
-  if (sem === "openbsd" && f.demote !== m.demote) return f.demote < m.demote;
-  return f.advbase * 256 + f.advskew < m.advbase * 256 + m.advskew;
+  if (f.protocol === "vrrp") return f.priority > m.priority || (f.priority === m.priority && compareIp(f.src, m.ip) > 0);
+  return takesOver(
+    sem,
+    { from: m.ip, advbase: m.advbase, advskew: m.advskew, demote: m.demote },
+    { from: f.src, advbase: f.advbase, advskew: f.advskew, demote: f.demote },
+  );
 }
 
 /**
@@ -633,11 +654,4 @@ function round6(x: number): number {
 
 function fmtSpan(a: number, b: number): string {
   return `${new Date(a * 1000).toISOString()} to ${new Date(b * 1000).toISOString()}`;
-}
-
-function cmpIp(a: string, b: string): number {
-  const pa = a.split(/[.:]/).map((x) => parseInt(x || "0", a.includes(":") ? 16 : 10));
-  const pb = b.split(/[.:]/).map((x) => parseInt(x || "0", b.includes(":") ? 16 : 10));
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
-  return 0;
 }

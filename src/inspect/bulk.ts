@@ -150,6 +150,7 @@ export async function bulkRead(
       f.demote = demote[i];
       f.priority = 0;
       f.ttl = buf[ip + 8];
+      f.multicast = buf[ip + 16] >= 224 && buf[ip + 16] <= 239;
       f.family = 4;
       f.ctrHi = counterHi[i];
       f.ctrLo = counterLo[i];

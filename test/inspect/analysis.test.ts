@@ -284,6 +284,29 @@ describe("summary: handovers and source MACs (the demo's capture)", () => {
     expect(out).toMatch(/0 problem\(s\), 2 info$/m);
   });
 
+  it("unicast adverts with TTL 254 (a peer across a router) are a note, not a problem; multicast ones are an error", () => {
+    // FreeBSD `peer` across one hop: the router decrements the TTL; receivers with FreeBSD rules accept it.
+    const A = "198.51.100.1", B = "198.51.100.2";
+    const uni = writePcap(dir, "ttl-unicast.pcap", series({ vhid: 4, src: A, dst: B, ttl: 254 }, T0, 4));
+    for (const read of [["--read", uni], ["--read", "-"]]) {
+      const r = carpCli(["inspect", ...read, "--summary", "--json", "--fail-on-problem"], { input: readFileSync(uni) });
+      expect(r.code).toBe(0);
+      const s = JSON.parse(r.stdout);
+      expect(s.problems).toBe(0);
+      expect(s.vhids[0].problems).toEqual([]);
+      expect(s.vhids[0].notes).toEqual([expect.stringMatching(/^4 unicast advert\(s\) with TTL\/hop limit ≠ 255 \(198\.51\.100\.1 ttl 254\): FreeBSD/)]);
+    }
+    const table = carpCli(["inspect", "--read", uni, "--summary"]).stdout;
+    expect(table).toMatch(/ {2}note: 4 unicast advert\(s\) with TTL/);
+    expect(table).not.toMatch(/problem \[ttl\]/);
+    const multi = writePcap(dir, "ttl-multicast.pcap", series({ vhid: 4, src: A, ttl: 254 }, T0, 4));
+    const m = carpCli(["inspect", "--read", multi, "--summary", "--json", "--fail-on-problem"]);
+    expect(m.code).toBe(1);
+    expect(JSON.parse(m.stdout).vhids[0].problems).toEqual([
+      { code: "ttl", severity: "error", message: expect.stringContaining("198.51.100.1 ttl 254") },
+    ]);
+  });
+
   it("ucarp's advert MAC is named; another vhid's virtual MAC is a warning and fails --fail-on-problem", () => {
     const f = (m: string) =>
       writePcap(dir, `mac-${m.replace(/:/g, "")}.pcap`, series({ vhid: 1, src: H1, srcMac: m }, T0, 3));

@@ -89,6 +89,21 @@ describe("Analyzer", () => {
     expect(e.explanation).toMatch(/same priority as 10\.0\.0\.2, higher primary address wins/);
   });
 
+  it("VRRP: the higher address is compared as an address, also compressed IPv6 (2001:db8::1:0 > 2001:db8::2)", () => {
+    const an = new Analyzer();
+    const vrrp = (src: string, t: number) => {
+      const f = newFacts();
+      Object.assign(f, { protocol: "vrrp", vhid: 9, src, time: t, advbase: 1, priority: 100, family: 6, mac: "00:00:5e:00:02:09" });
+      an.advert(f);
+    };
+    vrrp("2001:db8::2", 1);
+    vrrp("2001:db8::1:0", 1.2); // the higher primary address, with equal priority: takes over at once
+    const v = an.view().vhids[0];
+    expect(v.election!.winner).toBe("2001:db8::1:0");
+    expect(v.election!.ranking).toEqual(["2001:db8::1:0", "2001:db8::2"]);
+    expect(v.master?.ip).toBe("2001:db8::1:0");
+  });
+
   it("OpenBSD semantics: the lower demote count wins before the advskew", () => {
     const an = new Analyzer({ semantics: "openbsd" });
     carp(an, "198.51.100.1", 1, { advskew: 0, demote: 5 });
@@ -255,5 +270,60 @@ describe("Analyzer: two masters in step", () => {
     expect(v.master?.ip).toBe("198.51.100.1");
     expect(v.transitions).toBe(0);
     expect(v.problems.map((p) => p.code).sort()).toEqual(["advskew-tie", "two-masters"]);
+  });
+});
+
+describe("Analyzer: the core's election rules decide a takeover", () => {
+  it("ucarp: an equal advert from the tie-break winner takes over at once, as the core's election decides", () => {
+    // ucarp compares the source addresses read as little-endian u32: .1 beats .2.
+    const an = new Analyzer({ semantics: "ucarp" });
+    for (let i = 0; i < 3; i++) carp(an, "198.51.100.2", 10 + i);
+    carp(an, "198.51.100.1", 12.3);
+    const v = an.view().vhids[0];
+    expect(v.master?.ip).toBe("198.51.100.1");
+    expect(v.transition_log).toEqual([{ time: 12.3, from: "198.51.100.2", to: "198.51.100.1" }]);
+    expect(v.election!.winner).toBe("198.51.100.1"); // the prediction agrees with the transition
+  });
+
+  it("ucarp: an equal advert from the tie-break loser changes nothing", () => {
+    const an = new Analyzer({ semantics: "ucarp" });
+    for (let i = 0; i < 3; i++) carp(an, "198.51.100.1", 10 + i);
+    carp(an, "198.51.100.2", 12.3);
+    expect(an.view().vhids[0].master?.ip).toBe("198.51.100.1");
+    expect(an.view().vhids[0].transitions).toBe(0);
+  });
+
+  it("freebsd and openbsd: equal adverts make both masters step down, so nobody takes over at once", () => {
+    for (const semantics of ["freebsd", "openbsd"] as const) {
+      const an = new Analyzer({ semantics });
+      for (let i = 0; i < 3; i++) carp(an, "198.51.100.2", 10 + i, { advskew: 10, demote: 3 });
+      carp(an, "198.51.100.1", 12.3, { advskew: 10, demote: 3 });
+      expect(an.view().vhids[0].transitions).toBe(0);
+      expect(an.view().vhids[0].election!.winner).toBeNull();
+    }
+  });
+
+  it("freebsd ignores the demote byte; openbsd's lower demote takes over even with a higher advskew", () => {
+    const run = (semantics: "freebsd" | "openbsd") => {
+      const an = new Analyzer({ semantics });
+      for (let i = 0; i < 3; i++) carp(an, "198.51.100.2", 10 + i, { advskew: 0, demote: 5 });
+      carp(an, "198.51.100.1", 12.3, { advskew: 100, demote: 0 });
+      return an.view().vhids[0].master?.ip;
+    };
+    expect(run("freebsd")).toBe("198.51.100.2");
+    expect(run("openbsd")).toBe("198.51.100.1");
+  });
+});
+
+describe("Analyzer: TTL", () => {
+  it("TTL ≠ 255 to a multicast group is an error; on unicast it is a note (FreeBSD and node-carp accept it)", () => {
+    const an = new Analyzer();
+    for (let i = 0; i < 3; i++) carp(an, "198.51.100.1", 10 + i, { ttl: 254, multicast: false });
+    carp(an, "198.51.100.2", 10.5, { ttl: 64, advskew: 100 });
+    const v = an.view().vhids[0];
+    expect(v.problems).toEqual([{ code: "ttl", severity: "error", message: expect.stringMatching(/^1 multicast advert\(s\) with TTL\/hop limit ≠ 255 \(198\.51\.100\.2 ttl 64\)/) }]);
+    expect(v.notes).toContain(
+      "3 unicast advert(s) with TTL/hop limit ≠ 255 (198.51.100.1 ttl 254): FreeBSD and node-carp accept them, OpenBSD and ucarp drop them",
+    );
   });
 });
