@@ -18,6 +18,8 @@
         "native/io/raw_socket.cc",
         "native/io/packet_ring.cc",
         "native/io/capture.cc",
+        "native/io/netlink.cc",
+        "native/io/sys.cc",
         "native/io/binding.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

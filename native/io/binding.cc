@@ -3,11 +3,14 @@
 #include <napi.h>
 #include <pcap/pcap.h>
 #include "io.h"
+#include "sys.h"
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pcapVersion", Napi::String::New(env, pcap_lib_version()));
   carpio::InitRawSocket(env, exports);
   carpio::InitCapture(env, exports);
+  carpio::InitSys(env, exports);
+  carpio::InitNetlink(env, exports);
   return exports;
 }
 NODE_API_MODULE(carp_io, Init)
