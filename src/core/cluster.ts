@@ -1,36 +1,76 @@
-// Many vhids in one process sharing FreeBSD's global demotion (net.inet.carp.demotion). Still pure:
-// every method takes `now` and returns actions tagged with their vhid.
-import type { Action, Command, Input, ReceivedAdvert, Result, VhidParams, VhidState, VhidStatus } from "./types.js";
+// Every vhid of one process (keyed by interface + vhid: vhid numbers are per interface) behind a
+// quinn-style boundary: inputs go in with handleInput/handleTimeout, timers are deadlines the caller
+// learns from pollTimeout(), and the outputs come out of three ordered queues (pollTransmit, pollEffect,
+// pollEvent). One demotion ledger for the whole process. Still pure: every call takes `now`.
+import type { Action, ClusterInput, Command, Effect, Event, Result, TimerName, Transmit, VhidParams, VhidRef, VhidState, VhidStatus } from "./types.js";
 import { createVhid, status as vhidStatus, step, type VhidInit } from "./vhid.js";
 
-export interface TaggedAction {
-  vhid: number;
-  action: Action;
-}
+/** A timer handled this late (ms) or less runs at its deadline (no drift); a later one at `now`. */
+export const MAX_CATCH_UP_MS = 100;
 
-export interface ClusterResult {
-  actions: TaggedAction[];
-  error?: string;
-}
-
-/** One contributor to the global demotion: who, how much, why, since when. */
+/** One contributor to the global demotion: who, how much, why, since when (and which vhid caused it). */
 export interface DemotionEntry {
-  source: string; // "user", "ifdown:vhid 3", "senderr:vhid 3", or any name a caller uses
+  source: string; // "config", "user", "ifdown:eth0/3", "senderr:eth0/3", "vipadd:eth0/3", or any caller's name
   value: number;
   reason: string;
   since: number;
+  ref?: VhidRef; // the vhid a fault entry comes from
+}
+
+/** Why a vhid advertises the skew it does: the global entries plus its own demotion. */
+export interface DemotionView {
+  total: number;
+  global: number;
+  vhid: number;
+  entries: DemotionEntry[]; // global ledger entries, then the vhid's own ("vhid") when non-zero
 }
 
 export interface ClusterStatus {
   globalDemotion: number;
   ledger: DemotionEntry[];
   badvhid: number; // adverts for a vhid this cluster does not have
-  vhids: VhidStatus[];
+  vhids: (VhidStatus & { ifname: string })[];
 }
 
+/** A FIFO that does not shift arrays (a pass of 255 vhids queues hundreds of items). */
+class Queue<T> {
+  private items: T[] = [];
+  private head = 0;
+  push(x: T): void {
+    this.items.push(x);
+  }
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const x = this.items[this.head++];
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    }
+    return x;
+  }
+  get length(): number {
+    return this.items.length - this.head;
+  }
+}
+
+interface Entry {
+  ref: VhidRef;
+  state: VhidState;
+}
+
+const keyOf = (r: VhidRef) => `${r.vhid}@${r.ifname}`;
+const refName = (r: VhidRef) => (r.ifname ? `${r.ifname}/${r.vhid}` : `vhid ${r.vhid}`);
+const toRef = (r: VhidRef | number): VhidRef => (typeof r === "number" ? { ifname: "", vhid: r } : r);
+const byRef = (a: Entry, b: Entry) => (a.ref.ifname < b.ref.ifname ? -1 : a.ref.ifname > b.ref.ifname ? 1 : a.ref.vhid - b.ref.vhid);
+
 export class Cluster {
-  private readonly states = new Map<number, VhidState>();
+  private readonly entries = new Map<string, Entry>();
+  private sorted: Entry[] | null = [];
   private readonly ledger = new Map<string, DemotionEntry>();
+  private readonly transmits = new Queue<Transmit>();
+  private readonly effects = new Queue<Effect>();
+  private readonly events = new Queue<Event>();
+  private seq = 0;
   private badvhid = 0;
 
   /** The current global demotion: the sum of the ledger (may be negative; each vhid clamps). */
@@ -40,99 +80,144 @@ export class Cluster {
     return sum;
   }
 
-  /** Adds a vhid in INIT. Start it with command(vhid, { op: "start" }). */
-  add(params: VhidParams, init: Omit<VhidInit, "globalDemotion">): Result<VhidState> {
-    if (this.states.has(params?.vhid)) return { ok: false, errors: [`vhid ${params.vhid} already exists`] };
+  /** Adds a vhid in INIT on `ifname` ("" when there is only one). Start it with a "start" command. */
+  add(ifname: string, params: VhidParams, init: Omit<VhidInit, "globalDemotion">): Result<VhidState> {
+    const ref = { ifname, vhid: params?.vhid };
+    if (this.entries.has(keyOf(ref))) return { ok: false, errors: [`vhid ${params.vhid}${ifname ? ` on ${ifname}` : ""} already exists`] };
     const r = createVhid(params, { ...init, globalDemotion: this.globalDemotion });
-    if (r.ok) this.states.set(r.value.params.vhid, r.value);
+    if (r.ok) {
+      this.entries.set(keyOf(ref), { ref: { ifname, vhid: r.value.params.vhid }, state: r.value });
+      this.sorted = null;
+    }
     return r;
   }
 
-  /** Stops (graceful: bow-out if MASTER) and forgets a vhid; its fault demotion is given back. */
-  remove(vhid: number, now: number, graceful = true): ClusterResult {
-    const r = this.input(vhid, { kind: "command", command: { op: "stop", graceful } }, now);
-    if (!r.error) this.states.delete(vhid);
-    return r;
+  /** Stops (graceful: bow-out if MASTER) and forgets a vhid; its fault demotions are given back. */
+  remove(ref: VhidRef | number, now: number, graceful = true): string | undefined {
+    const r = toRef(ref);
+    const err = this.handleInput({ kind: "command", ref: r, command: { op: "stop", graceful } }, now);
+    if (err) return err;
+    this.entries.delete(keyOf(r));
+    this.sorted = null;
+    return undefined;
   }
 
-  get(vhid: number): VhidState | undefined {
-    return this.states.get(vhid);
+  get(ref: VhidRef | number): VhidState | undefined {
+    return this.entries.get(keyOf(toRef(ref)))?.state;
   }
 
-  vhids(): number[] {
-    return [...this.states.keys()].sort((a, b) => a - b);
+  /** Every vhid, by interface then vhid. */
+  refs(): VhidRef[] {
+    return this.list().map((e) => e.ref);
   }
 
-  /** Feeds one input to one vhid, then applies any fault demotion it reported to every vhid. */
-  input(vhid: number, input: Input, now: number): ClusterResult {
-    const s = this.states.get(vhid);
-    if (!s) return { actions: [], error: `no vhid ${vhid}` };
-    const r = step(s, input, now);
-    if (r.error) return { actions: [], error: r.error };
-    this.states.set(vhid, r.state);
-    const out: TaggedAction[] = r.actions.map((action) => ({ vhid, action }));
-    let changed = false;
-    for (const a of r.actions) {
-      if (a.kind !== "demote") continue;
-      this.adjustLedger(`${a.source}:vhid ${vhid}`, a.delta, a.reason, now);
-      changed = true;
+  /** Feeds one input. Returns an error message for a rejected input (nothing changed then). */
+  handleInput(input: ClusterInput, now: number): string | undefined {
+    switch (input.kind) {
+      case "advert": {
+        const e = this.entries.get(keyOf({ ifname: input.ifname, vhid: input.header.vhid }));
+        if (!e) {
+          this.badvhid++;
+          return undefined;
+        }
+        return this.stepVhid(e, { kind: "advert", from: input.from, family: input.family, header: input.header }, now);
+      }
+      case "link":
+        for (const e of this.list()) if (e.ref.ifname === input.ifname) this.stepVhid(e, { kind: "link", up: input.up }, now);
+        return undefined;
+      case "sendResult":
+      case "vipResult":
+      case "command": {
+        const e = this.entries.get(keyOf(input.ref));
+        if (!e) return `no vhid ${input.ref.vhid}${input.ref.ifname ? ` on ${input.ref.ifname}` : ""}`;
+        if (input.kind === "sendResult") return this.stepVhid(e, { kind: "sendResult", ok: input.ok }, now);
+        if (input.kind === "vipResult") return this.onVipResult(e, input, now);
+        const err = this.stepVhid(e, { kind: "command", command: input.command }, now);
+        if (!err && input.command.op === "stop") this.clearSource(`vipadd:${refName(e.ref)}`, `${refName(e.ref)}: stopped`, now);
+        return err;
+      }
+      case "demotion": {
+        const cur = this.ledger.get(input.source)?.value ?? 0;
+        const v = input.value !== undefined ? input.value - cur : input.delta;
+        if (!Number.isInteger(v)) return "demotion must be an integer";
+        if (v === 0) return undefined;
+        this.adjustLedger(input.source, v!, input.reason ?? "user requested", now);
+        this.broadcastDemotion(now);
+        return undefined;
+      }
+      default:
+        return `unknown input kind ${String((input as { kind: unknown }).kind)}`;
     }
-    if (changed) out.push(...this.broadcastDemotion(now));
-    return { actions: out };
   }
 
-  /** Routes a received advert by its vhid. Unknown vhid: counted as badvhid, no actions. */
-  receive(pkt: ReceivedAdvert, now: number): ClusterResult {
-    if (!this.states.has(pkt.header.vhid)) {
-      this.badvhid++;
-      return { actions: [] };
-    }
-    return this.input(pkt.header.vhid, { kind: "advert", ...pkt }, now);
-  }
-
-  /** A command for one vhid. */
-  command(vhid: number, command: Command, now: number): ClusterResult {
-    return this.input(vhid, { kind: "command", command }, now);
-  }
-
-  /** The same command for every vhid (ascending vhid order); stops at the first error. */
-  commandAll(command: Command, now: number): ClusterResult {
-    const actions: TaggedAction[] = [];
-    for (const v of this.vhids()) {
-      const r = this.input(v, { kind: "command", command }, now);
-      if (r.error) return { actions, error: r.error };
-      actions.push(...r.actions);
-    }
-    return { actions };
-  }
-
-  /** Link state of the interface carrying these vhids (all of them when `vhids` is omitted). */
-  link(up: boolean, now: number, vhids: number[] = this.vhids()): ClusterResult {
-    const actions: TaggedAction[] = [];
-    for (const v of vhids) {
-      const r = this.input(v, { kind: "link", up }, now);
-      if (r.error) return { actions, error: r.error };
-      actions.push(...r.actions);
-    }
-    return { actions };
+  /** Shorthand for a command input. */
+  command(ref: VhidRef | number, command: Command, now: number): string | undefined {
+    return this.handleInput({ kind: "command", ref: toRef(ref), command }, now);
   }
 
   /**
-   * Adds delta to the global demotion, like writing net.inet.carp.demotion on FreeBSD (writes add).
-   * Every MASTER advertises at once when the value changes.
+   * Runs every timer whose deadline is <= now (advertise timers also up to `advertiseUntil`, for a
+   * caller that prepares a big advert pass ahead of time), in deadline order. Each runs with `now` = its
+   * own deadline unless that is more than MAX_CATCH_UP_MS ago, so periodic adverts do not drift by the
+   * caller's wake-up lateness.
    */
-  adjustGlobalDemotion(delta: number, now: number, source = "user", reason = "user requested"): ClusterResult {
-    if (!Number.isInteger(delta)) return { actions: [], error: "demotion must be an integer" };
-    if (delta === 0) return { actions: [] };
-    this.adjustLedger(source, delta, reason, now);
-    return { actions: this.broadcastDemotion(now) };
+  handleTimeout(now: number, advertiseUntil = now): void {
+    const due: { e: Entry; timer: TimerName; at: number }[] = [];
+    for (const e of this.list()) {
+      const t = e.state.timers;
+      for (const timer of ["advertise", "masterDown4", "masterDown6"] as const) {
+        const at = t[timer];
+        if (at !== undefined && (at <= now || (timer === "advertise" && at <= advertiseUntil))) due.push({ e, timer, at });
+      }
+    }
+    due.sort((a, b) => a.at - b.at);
+    for (const d of due) {
+      if (d.e.state.timers[d.timer] !== d.at || !this.entries.has(keyOf(d.e.ref))) continue; // changed by an earlier one
+      this.stepVhid(d.e, { kind: "timer", timer: d.timer }, now - d.at <= MAX_CATCH_UP_MS ? d.at : now);
+    }
   }
 
-  /** Sets one ledger source to an absolute value (e.g. a health check's contribution). */
-  setDemotionSource(source: string, value: number, now: number, reason = "user requested"): ClusterResult {
-    if (!Number.isInteger(value)) return { actions: [], error: "demotion must be an integer" };
-    const cur = this.ledger.get(source)?.value ?? 0;
-    return this.adjustGlobalDemotion(value - cur, now, source, reason);
+  /** The earliest deadline of any vhid, or undefined when no timer runs. */
+  pollTimeout(): number | undefined {
+    let min: number | undefined;
+    for (const e of this.entries.values()) {
+      const t = e.state.timers;
+      for (const at of [t.advertise, t.masterDown4, t.masterDown6]) if (at !== undefined && (min === undefined || at < min)) min = at;
+    }
+    return min;
+  }
+
+  /** How many advertise deadlines are <= until (to size the lead of a batched advert pass). */
+  advertsDue(until: number): number {
+    let n = 0;
+    for (const e of this.entries.values()) {
+      const at = e.state.timers.advertise;
+      if (at !== undefined && at <= until) n++;
+    }
+    return n;
+  }
+
+  pollTransmit(): Transmit | undefined {
+    return this.transmits.shift();
+  }
+
+  pollEffect(): Effect | undefined {
+    return this.effects.shift();
+  }
+
+  pollEvent(): Event | undefined {
+    return this.events.shift();
+  }
+
+  /** "Why is this vhid demoted": the global ledger plus the vhid's own demotion. */
+  demotionOf(ref: VhidRef | number): DemotionView | undefined {
+    const e = this.entries.get(keyOf(toRef(ref)));
+    if (!e) return undefined;
+    const global = this.globalDemotion;
+    const own = e.state.params.demote;
+    const entries = [...this.ledger.values()].map((x) => ({ ...x }));
+    if (own !== 0) entries.push({ source: "vhid", value: own, reason: "configured or set for this vhid", since: 0, ref: e.ref });
+    return { total: global + own, global, vhid: own, entries };
   }
 
   status(): ClusterStatus {
@@ -140,25 +225,97 @@ export class Cluster {
       globalDemotion: this.globalDemotion,
       ledger: [...this.ledger.values()].map((e) => ({ ...e })),
       badvhid: this.badvhid,
-      vhids: this.vhids().map((v) => vhidStatus(this.states.get(v)!)),
+      vhids: this.list().map((e) => ({ ...vhidStatus(e.state), ifname: e.ref.ifname })),
     };
   }
 
-  private adjustLedger(source: string, delta: number, reason: string, now: number): void {
+  // ---- internals ----------------------------------------------------------------------------
+
+  private list(): Entry[] {
+    if (!this.sorted) this.sorted = [...this.entries.values()].sort(byRef);
+    return this.sorted;
+  }
+
+  private stepVhid(e: Entry, input: Parameters<typeof step>[1], now: number): string | undefined {
+    const r = step(e.state, input, now);
+    if (r.error) return r.error;
+    e.state = r.state;
+    let demoted = false;
+    for (const a of r.actions) {
+      if (a.kind === "demote") {
+        this.adjustLedger(`${a.source}:${refName(e.ref)}`, a.delta, a.reason, now, e.ref);
+        demoted = true;
+      } else this.route(e.ref, a);
+    }
+    if (demoted) this.broadcastDemotion(now);
+    return undefined;
+  }
+
+  /** One action of a step into its queue; `seq` keeps the step's order across queues. */
+  private route(ref: VhidRef, a: Action): void {
+    const seq = ++this.seq;
+    switch (a.kind) {
+      case "send":
+        this.transmits.push({ ref, seq, family: a.family, advert: a.advert, bowOut: a.bowOut });
+        return;
+      case "vips":
+        this.effects.push({ kind: "vips", ref, seq, op: a.op });
+        return;
+      case "announce":
+        this.effects.push({ kind: "announce", ref, seq, why: a.why, families: a.families });
+        return;
+      case "transition":
+        this.events.push({ kind: "transition", ref, from: a.from, to: a.to, reason: a.reason, neutral: a.neutral });
+        return;
+      case "log":
+        this.events.push({ kind: "log", ref, level: a.level, message: a.message });
+        return;
+      case "demote":
+        return; // handled by stepVhid
+    }
+  }
+
+  /** A VIP that cannot be added demotes like senderr (named "vipadd:<vhid>"); a later success undoes it. */
+  private onVipResult(e: Entry, r: Extract<ClusterInput, { kind: "vipResult" }>, now: number): string | undefined {
+    const source = `vipadd:${refName(e.ref)}`;
+    if (r.op !== "add") {
+      if (!r.ok) this.events.push({ kind: "log", ref: e.ref, level: "warn", message: `${refName(e.ref)}: cannot remove a VIP: ${r.error ?? "failed"}` });
+      return undefined;
+    }
+    if (r.ok) {
+      this.clearSource(source, `${refName(e.ref)}: VIPs added`, now);
+      return undefined;
+    }
+    const value = e.state.params.senderrDemotion;
+    if (this.ledger.has(source) || value === 0) return undefined;
+    this.adjustLedger(source, value, `${refName(e.ref)}: cannot add a VIP: ${r.error ?? "failed"}`, now, e.ref);
+    this.broadcastDemotion(now);
+    return undefined;
+  }
+
+  private clearSource(source: string, reason: string, now: number): void {
+    const cur = this.ledger.get(source);
+    if (!cur) return;
+    this.adjustLedger(source, -cur.value, reason, now, cur.ref);
+    this.broadcastDemotion(now);
+  }
+
+  private adjustLedger(source: string, delta: number, reason: string, now: number, ref?: VhidRef): void {
     const e = this.ledger.get(source);
     const value = (e?.value ?? 0) + delta;
     if (value === 0) this.ledger.delete(source);
-    else this.ledger.set(source, { source, value, reason, since: e?.since ?? now });
+    else this.ledger.set(source, { source, value, reason, since: e?.since ?? now, ...(ref ? { ref } : {}) });
+    this.events.push({ kind: "demotion", source, delta, value: this.globalDemotion, reason });
   }
 
-  private broadcastDemotion(now: number): TaggedAction[] {
+  /** Every vhid learns the new global value; a MASTER advertises at once when it changed. */
+  private broadcastDemotion(now: number): void {
     const value = this.globalDemotion;
-    const out: TaggedAction[] = [];
-    for (const v of this.vhids()) {
-      const r = step(this.states.get(v)!, { kind: "globalDemotion", value }, now);
-      this.states.set(v, r.state);
-      for (const action of r.actions) out.push({ vhid: v, action });
+    for (const e of this.list()) {
+      if (e.state.globalDemotion === value) continue;
+      const r = step(e.state, { kind: "globalDemotion", value }, now);
+      e.state = r.state;
+      for (const a of r.actions) this.route(e.ref, a);
     }
-    return out;
   }
 }

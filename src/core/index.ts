@@ -4,7 +4,10 @@ export type {
   AdvertOut,
   AnnounceWhy,
   CarpState,
+  ClusterInput,
   Command,
+  Effect,
+  Event,
   Input,
   LastMaster,
   ReceivedAdvert,
@@ -12,7 +15,9 @@ export type {
   Result,
   StepResult,
   TimerName,
+  Transmit,
   VhidParams,
+  VhidRef,
   VhidState,
   VhidStats,
   VhidStatus,
@@ -52,7 +57,7 @@ export {
   advertIntervalFor,
   type VhidInit,
 } from "./vhid.js";
-export { Cluster, type ClusterResult, type ClusterStatus, type DemotionEntry, type TaggedAction } from "./cluster.js";
+export { Cluster, MAX_CATCH_UP_MS, type ClusterStatus, type DemotionEntry, type DemotionView } from "./cluster.js";
 export {
   Simulator,
   seededLoss,

@@ -2,8 +2,8 @@
 // to the other nodes' inputs with a chosen latency and loss. Virtual time only; used by the tests, the
 // "dry-run election" view and the demo. Pure: no clock, no Math.random (loss uses a seeded PRNG).
 import type { CarpHeader, IpFamily } from "../protocol/types.js";
-import { Cluster, type ClusterResult } from "./cluster.js";
-import type { Action, AdvertOut, CarpState, Command, Result, TimerName, VhidParams } from "./types.js";
+import { Cluster } from "./cluster.js";
+import type { Action, AdvertOut, CarpState, Command, Result, VhidParams } from "./types.js";
 
 export interface SimNodeConfig {
   name: string;
@@ -73,7 +73,7 @@ export function seededLoss(rate: number, seed: number): LossFn {
 }
 
 type Event =
-  | { t: number; seq: number; kind: "timer"; node: string; vhid: number; timer: TimerName; gen: number }
+  | { t: number; seq: number; kind: "wake"; node: string; gen: number }
   | { t: number; seq: number; kind: "deliver"; node: string; from: string; family: IpFamily; advert: AdvertOut }
   | { t: number; seq: number; kind: "script"; fn: (sim: Simulator) => void };
 
@@ -82,7 +82,7 @@ interface SimNode {
   cluster: Cluster;
   alive: boolean;
   linkUp: boolean;
-  timers: Map<string, number>; // "vhid:timer" -> generation
+  wake: number; // generation of the node's one pending wake-up (at its cluster's pollTimeout()); 0 = none
 }
 
 export class Simulator {
@@ -102,7 +102,7 @@ export class Simulator {
     if (this.nodes.has(cfg.name)) return { ok: false, errors: [`node ${cfg.name} exists`] };
     const built = this.build(cfg);
     if (!built.ok) return built;
-    this.nodes.set(cfg.name, { cfg, cluster: built.value, alive: true, linkUp: true, timers: new Map() });
+    this.nodes.set(cfg.name, { cfg, cluster: built.value, alive: true, linkUp: true, wake: 0 });
     for (const p of cfg.vhids) this.mark(cfg.name, p.vhid, "INIT");
     return { ok: true, value: undefined };
   }
@@ -110,15 +110,16 @@ export class Simulator {
   /** Starts every vhid of a node now. */
   start(name: string): void {
     const n = this.node(name);
-    for (const v of n.cluster.vhids()) this.apply(n, n.cluster.command(v, { op: "start" }, this.now));
+    for (const r of n.cluster.refs()) n.cluster.command(r, { op: "start" }, this.now);
+    this.apply(n);
   }
 
   /** Crash: no bow-out, timers gone, nothing received. */
   kill(name: string): void {
     const n = this.node(name);
     n.alive = false;
-    n.timers.clear();
-    for (const v of n.cluster.vhids()) this.mark(name, v, "DEAD");
+    n.wake = 0;
+    for (const r of n.cluster.refs()) this.mark(name, r.vhid, "DEAD");
   }
 
   /** Restart a killed (or running) node as a fresh process with optional parameter changes, and start it. */
@@ -131,30 +132,33 @@ export class Simulator {
     n.cluster = built.value;
     n.alive = true;
     n.linkUp = true;
-    n.timers.clear();
-    for (const v of n.cluster.vhids()) this.mark(name, v, "INIT");
+    n.wake = 0;
+    for (const r of n.cluster.refs()) this.mark(name, r.vhid, "INIT");
     this.start(name);
     return { ok: true, value: undefined };
   }
 
-  command(name: string, vhid: number, command: Command): ClusterResult {
+  /** A command for one vhid of a node; returns the core's error, if any. */
+  command(name: string, vhid: number, command: Command): string | undefined {
     const n = this.node(name);
-    const r = n.cluster.command(vhid, command, this.now);
-    this.apply(n, r);
-    return r;
+    const err = n.cluster.command(vhid, command, this.now);
+    this.apply(n);
+    return err;
   }
 
-  adjustGlobalDemotion(name: string, delta: number): ClusterResult {
+  /** Adds delta to the node's "user" global demotion source. */
+  adjustGlobalDemotion(name: string, delta: number): string | undefined {
     const n = this.node(name);
-    const r = n.cluster.adjustGlobalDemotion(delta, this.now);
-    this.apply(n, r);
-    return r;
+    const err = n.cluster.handleInput({ kind: "demotion", source: "user", delta }, this.now);
+    this.apply(n);
+    return err;
   }
 
   link(name: string, up: boolean): void {
     const n = this.node(name);
     n.linkUp = up;
-    this.apply(n, n.cluster.link(up, this.now));
+    n.cluster.handleInput({ kind: "link", ifname: "", up }, this.now);
+    this.apply(n);
   }
 
   /** Schedule a scenario step at absolute virtual time t. */
@@ -209,7 +213,7 @@ export class Simulator {
     const c = new Cluster();
     const own = [cfg.address4, cfg.address6].filter((a): a is string => !!a);
     for (const p of cfg.vhids) {
-      const r = c.add({ ...p, ownAddresses: p.ownAddresses ?? own }, { counter: (cfg.seed ?? nameSeed(cfg.name)) + BigInt(p.vhid) });
+      const r = c.add("", { ...p, ownAddresses: p.ownAddresses ?? own }, { counter: (cfg.seed ?? nameSeed(cfg.name)) + BigInt(p.vhid) });
       if (!r.ok) return { ok: false, errors: r.errors.map((e) => `${cfg.name} vhid ${p.vhid}: ${e}`) };
     }
     return { ok: true, value: c };
@@ -257,11 +261,11 @@ export class Simulator {
     if (e.kind === "script") return e.fn(this);
     const n = this.node(e.node);
     if (!n.alive) return;
-    if (e.kind === "timer") {
-      const key = `${e.vhid}:${e.timer}`;
-      if (n.timers.get(key) !== e.gen) return; // disarmed or re-armed since
-      n.timers.delete(key);
-      this.apply(n, n.cluster.input(e.vhid, { kind: "timer", timer: e.timer }, this.now));
+    if (e.kind === "wake") {
+      if (n.wake !== e.gen) return; // superseded by a newer wake-up
+      n.wake = 0;
+      n.cluster.handleTimeout(this.now);
+      this.apply(n);
       return;
     }
     if (!n.linkUp) return;
@@ -277,34 +281,36 @@ export class Simulator {
       counter: e.advert.counter,
       hmac: Buffer.alloc(20),
     };
-    this.apply(n, n.cluster.receive({ from: e.from, family: e.family, header }, this.now));
+    n.cluster.handleInput({ kind: "advert", ifname: "", from: e.from, family: e.family, header }, this.now);
+    this.apply(n);
   }
 
-  private apply(n: SimNode, r: ClusterResult): void {
+  /** Drains the node's queues (adverts delivered, everything recorded) and plans its next wake-up. */
+  private apply(n: SimNode): void {
     const name = n.cfg.name;
-    for (const { vhid, action } of r.actions) {
-      this.actions.push({ t: this.now, node: name, vhid, action });
-      switch (action.kind) {
-        case "transition":
-          this.transitions.push({ t: this.now, node: name, vhid, from: action.from, to: action.to, reason: action.reason });
-          this.mark(name, vhid, action.to);
-          break;
-        case "arm": {
-          const gen = ++this.gen;
-          n.timers.set(`${vhid}:${action.timer}`, gen);
-          this.push({ t: action.at, seq: 0, kind: "timer", node: name, vhid, timer: action.timer, gen });
-          break;
-        }
-        case "disarm":
-          n.timers.delete(`${vhid}:${action.timer}`);
-          break;
-        case "send":
-          this.deliver(n, action.family, action.advert);
-          break;
-        default:
-          break;
-      }
+    const c = n.cluster;
+    const rec = (vhid: number, action: Action) => this.actions.push({ t: this.now, node: name, vhid, action });
+    for (let t = c.pollTransmit(); t; t = c.pollTransmit()) {
+      rec(t.ref.vhid, { kind: "send", family: t.family, advert: t.advert, bowOut: t.bowOut });
+      this.deliver(n, t.family, t.advert);
     }
+    for (let f = c.pollEffect(); f; f = c.pollEffect()) {
+      rec(f.ref.vhid, f.kind === "vips" ? { kind: "vips", op: f.op } : { kind: "announce", why: f.why, families: f.families });
+    }
+    for (let ev = c.pollEvent(); ev; ev = c.pollEvent()) {
+      if (ev.kind === "transition") {
+        rec(ev.ref.vhid, { kind: "transition", from: ev.from, to: ev.to, reason: ev.reason, neutral: ev.neutral });
+        this.transitions.push({ t: this.now, node: name, vhid: ev.ref.vhid, from: ev.from, to: ev.to, reason: ev.reason });
+        this.mark(name, ev.ref.vhid, ev.to);
+      } else if (ev.kind === "log") rec(ev.ref?.vhid ?? 0, { kind: "log", level: ev.level, message: ev.message });
+    }
+    const at = c.pollTimeout();
+    if (at === undefined || !n.alive) {
+      n.wake = 0;
+      return;
+    }
+    n.wake = ++this.gen;
+    this.push({ t: Math.max(at, this.now), seq: 0, kind: "wake", node: name, gen: n.wake });
   }
 
   private deliver(src: SimNode, family: IpFamily, advert: AdvertOut): void {

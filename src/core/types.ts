@@ -3,7 +3,7 @@ import type { CarpHeader, IpFamily, PeerSemantics } from "../protocol/types.js";
 
 export type CarpState = "INIT" | "BACKUP" | "MASTER";
 
-/** Timers the core asks its runner to keep. Deadlines are absolute, in the caller's ms clock. */
+/** Timers a vhid keeps as deadlines in its state (absolute, in the caller's ms clock). */
 export type TimerName = "advertise" | "masterDown4" | "masterDown6";
 
 /** Per-vhid configuration, as given by the user. Optional fields take the defaults in params.ts. */
@@ -56,7 +56,10 @@ export type Command =
   | { op: "setDemote"; value: number } // per-vhid demotion := value
   // A MASTER sends its adverts now and restarts its advertise interval (e.g. after setAdvskew/setAdvbase,
   // so peers learn the new values at once); in any other state it does nothing.
-  | { op: "advertise" };
+  | { op: "advertise" }
+  // Several changes at once (`carp set`): every value is validated before any is applied, then a MASTER
+  // advertises the new advbase/advskew at once and `state` is forced last.
+  | { op: "set"; advbase?: number; advskew?: number; preempt?: boolean; demote?: number; state?: "MASTER" | "BACKUP" };
 
 export type Input =
   | ({ kind: "advert" } & ReceivedAdvert)
@@ -68,10 +71,12 @@ export type Input =
 
 export type AnnounceWhy = "takeover" | "delayed" | "reassert";
 
+/**
+ * What one step of one vhid produced, in the order it decided (vhid.ts). Timers are not actions: they
+ * are deadlines in VhidState.timers. Cluster sorts these into its transmit, effect and event queues.
+ */
 export type Action =
   | { kind: "send"; family: IpFamily; advert: AdvertOut; bowOut: boolean }
-  | { kind: "arm"; timer: TimerName; at: number }
-  | { kind: "disarm"; timer: TimerName }
   | { kind: "vips"; op: "add" | "remove" }
   | { kind: "announce"; why: AnnounceWhy; families: IpFamily[] } // GARP for v4, unsolicited NA for v6
   | { kind: "transition"; from: CarpState; to: CarpState; reason: string; neutral: boolean }
@@ -153,5 +158,45 @@ export interface VhidStatus {
   lastMaster: LastMaster | null;
   stats: VhidStats;
 }
+
+/** One vhid of a process: vhid numbers are per interface. `ifname` may be "" in single-interface uses. */
+export interface VhidRef {
+  ifname: string;
+  vhid: number;
+}
+
+/** An advert to build, sign and send. `seq` orders it against effects of the same step (see Effect). */
+export interface Transmit {
+  ref: VhidRef;
+  seq: number;
+  family: IpFamily;
+  advert: AdvertOut;
+  bowOut: boolean;
+}
+
+/**
+ * A host effect, in the order to run them. `seq` is shared with Transmit: an effect queued before a
+ * transmit of the same vhid (ucarp: VIPs and GARP, then the first advert) must have run before that
+ * transmit goes out; a transmit queued before an effect (kernels: advert, then VIPs) goes first.
+ */
+export type Effect =
+  | { kind: "vips"; ref: VhidRef; seq: number; op: "add" | "remove" }
+  | { kind: "announce"; ref: VhidRef; seq: number; why: AnnounceWhy; families: IpFamily[] };
+
+/** Something that happened: hooks, devd, logs and metrics hang off these. */
+export type Event =
+  | { kind: "transition"; ref: VhidRef; from: CarpState; to: CarpState; reason: string; neutral: boolean }
+  | { kind: "demotion"; source: string; delta: number; value: number; reason: string } // global value after
+  | { kind: "log"; ref?: VhidRef; level: "info" | "warn" | "debug"; message: string };
+
+/** Inputs of the process-wide Cluster (see cluster.ts). */
+export type ClusterInput =
+  | ({ kind: "advert"; ifname: string } & ReceivedAdvert)
+  | { kind: "link"; ifname: string; up: boolean }
+  | { kind: "sendResult"; ref: VhidRef; ok: boolean }
+  | { kind: "vipResult"; ref: VhidRef; op: "add" | "remove"; ok: boolean; error?: string }
+  | { kind: "command"; ref: VhidRef; command: Command }
+  // A named global demotion source: `value` sets it, `delta` adds to it (writes to the sysctl add).
+  | { kind: "demotion"; source: string; value?: number; delta?: number; reason?: string };
 
 export type Result<T> = { ok: true; value: T } | { ok: false; errors: string[] };

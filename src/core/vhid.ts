@@ -1,5 +1,6 @@
 // One CARP state machine per vhid (carp-protocol.md §3, §4). step(state, input, now) returns a new
-// state and the actions to perform; nothing here reads a clock, draws random numbers or does I/O.
+// state and the actions to perform, in the order to perform them; timers are deadlines in the state
+// (state.timers), not actions. Nothing here reads a clock, draws random numbers or does I/O.
 import type { IpFamily } from "../protocol/types.js";
 import { decideAsBackup, decideAsMaster, isBowOut, type OurSide } from "./election.js";
 import { advbaseError, advskewError, isIPv4, resolveParams } from "./params.js";
@@ -168,14 +169,10 @@ class Step {
     this.actions.push({ kind: "log", level, message });
   }
   arm(timer: TimerName, us: number): void {
-    const at = this.now + usToMs(us);
-    this.timers[timer] = at;
-    this.actions.push({ kind: "arm", timer, at });
+    this.timers[timer] = this.now + usToMs(us);
   }
   disarm(timer: TimerName): void {
-    if (this.timers[timer] === undefined) return;
     delete this.timers[timer];
-    this.actions.push({ kind: "disarm", timer });
   }
   disarmAll(): void {
     for (const t of ["advertise", "masterDown4", "masterDown6"] as const) this.disarm(t);
@@ -243,16 +240,17 @@ class Step {
     this.setState("MASTER", reason);
     this.stats.preempt++;
     s.bowOutFrom = null;
-    this.actions.push({ kind: "vips", op: "add" });
+    const vips: Action = { kind: "vips", op: "add" };
     const announce: Action = { kind: "announce", why: "takeover", families: families(s) };
     s.delayedAnnounce = -1;
     if (s.params.semantics === "ucarp") {
-      // ucarp: upscript, GARP, and only then the first advertisement.
-      this.actions.push(announce);
+      // ucarp: upscript (the VIP), GARP, and only then the first advertisement.
+      this.actions.push(vips, announce);
       this.sendAdverts();
     } else {
+      // The kernels: the advert first, then the address answers, then GARP/NA.
       this.sendAdverts();
-      this.actions.push(announce);
+      this.actions.push(vips, announce);
     }
     if (s.params.secondAnnounce) s.delayedAnnounce = 2;
     this.arm("advertise", advertIntervalFor(s, true));
@@ -530,9 +528,40 @@ function onCommand(st: Step, c: Command): string | undefined {
     case "advertise":
       if (s.running) advertiseNowIfMaster(st);
       return;
+    case "set":
+      return onSet(st, c);
     default:
       return `unknown command ${String((c as { op?: unknown })?.op)}`;
   }
+}
+
+/** `carp set`: validate every value, then apply them all (a bad advskew must not leave a new advbase). */
+function onSet(st: Step, c: Extract<Command, { op: "set" }>): string | undefined {
+  const s = st.s;
+  const p = s.params;
+  const advbase = c.advbase ?? p.advbase;
+  const advskew = c.advskew ?? p.advskew;
+  if (c.advbase !== undefined) {
+    const e = advbaseError(p.semantics, c.advbase);
+    if (e) return `advbase: ${e}`;
+  }
+  if (c.advskew !== undefined) {
+    const e = advskewError(p.semantics, c.advskew);
+    if (e) return `advskew: ${e}`;
+  }
+  if (p.semantics === "ucarp" && advbase === 0 && advskew === 0) return "advbase: advbase and advskew cannot both be 0";
+  if (c.preempt !== undefined && typeof c.preempt !== "boolean") return "preempt: preempt must be true or false";
+  if (c.demote !== undefined && !Number.isInteger(c.demote)) return "demote: demotion must be an integer";
+  if (c.state !== undefined) {
+    if (c.state !== "MASTER" && c.state !== "BACKUP") return `state: cannot force state ${String(c.state)}`;
+    if (!s.linkUp && !p.ignoreIfState) return `state: vhid ${p.vhid}: cannot force ${c.state}: interface is down`;
+  }
+  const demote = p.demote + (c.demote ?? 0);
+  s.params = { ...p, advbase, advskew, preempt: c.preempt ?? p.preempt, demote };
+  if (demote !== p.demote) st.log("info", `vhid ${p.vhid}: demotion ${p.demote} -> ${demote}`);
+  if (s.running && (c.advbase !== undefined || c.advskew !== undefined || demote !== p.demote)) advertiseNowIfMaster(st);
+  if (c.state !== undefined) return onCommand(st, { op: "force", state: c.state });
+  return undefined;
 }
 
 /** A snapshot for status displays, metrics and "why is this node MASTER?". */

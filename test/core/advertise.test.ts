@@ -4,7 +4,6 @@ import { backup, master, run } from "./helpers.js";
 import type { Action } from "../../src/core/types.js";
 
 const sends = (a: Action[]) => a.filter((x): x is Extract<Action, { kind: "send" }> => x.kind === "send");
-const arms = (a: Action[]) => a.filter((x): x is Extract<Action, { kind: "arm" }> => x.kind === "arm");
 
 describe("advertise command", () => {
   it("a MASTER sends at once with its new advskew and restarts its interval from now", () => {
@@ -16,7 +15,7 @@ describe("advertise command", () => {
     const out = sends(r.actions);
     expect(out.length).toBe(1);
     expect(out[0].advert.advskew).toBe(100);
-    expect(arms(r.actions)).toEqual([{ kind: "arm", timer: "advertise", at: t + 1000 + Math.floor((100 * 1e6) / 256) / 1000 }]);
+    expect(r.state.timers).toEqual({ advertise: t + 1000 + Math.floor((100 * 1e6) / 256) / 1000 });
     expect(r.state.timers.advertise).toBe(t + 1000 + 390.625);
     expect(r.state.counter).toBeGreaterThan(m.counter);
   });

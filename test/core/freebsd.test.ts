@@ -22,23 +22,23 @@ describe("INIT -> BACKUP -> MASTER", () => {
     expect(transitions(r.actions)).toEqual([
       { kind: "transition", from: "INIT", to: "BACKUP", reason: "initialization complete", neutral: false },
     ]);
-    expect(armOf(r.actions, "masterDown4")).toBe(100 + 3039.062);
-    expect(armOf(r.actions, "masterDown6")).toBe(100 + 3039.062);
-    expect(armOf(r.actions, "advertise")).toBeUndefined();
+    expect(armOf(r, "masterDown4")).toBe(100 + 3039.062);
+    expect(armOf(r, "masterDown6")).toBe(100 + 3039.062);
+    expect(armOf(r, "advertise")).toBeUndefined();
     expect(r.state.state).toBe("BACKUP");
     expect(r.state.since).toBe(100);
   });
 
-  it("master-down timeout: MASTER 'master timed out'; transition, VIPs, one advert per family, announce, advertise timer", () => {
+  it("master-down timeout: MASTER 'master timed out'; transition, one advert per family, VIPs, announce, advertise timer", () => {
     let s = start(mk({ vips: { v4: 1, v6: 1 } }), 0).state;
     const r = run(s, { kind: "timer", timer: "masterDown4" }, 3000);
-    // masterDown4 has just fired; only the v6 one is left to disarm
-    expect(kinds(r.actions)).toEqual(["disarm", "transition", "vips", "send", "send", "announce", "arm"]);
-    expect(r.actions[0]).toEqual({ kind: "disarm", timer: "masterDown6" });
+    // the kernels' order: the advert first, then the address, then GARP/NA; masterDown6 is gone too
+    expect(kinds(r.actions)).toEqual(["transition", "send", "send", "vips", "announce"]);
+    expect(r.state.timers.masterDown6).toBeUndefined();
     expect(transitions(r.actions)[0]).toMatchObject({ from: "BACKUP", to: "MASTER", reason: "master timed out" });
     expect(sends(r.actions).map((a) => a.family)).toEqual([4, 6]);
     expect(announces(r.actions)).toEqual([{ kind: "announce", why: "takeover", families: [4, 6] }]);
-    expect(armOf(r.actions, "advertise")).toBe(4000);
+    expect(armOf(r, "advertise")).toBe(4000);
     s = r.state;
     expect(s.timers).toEqual({ advertise: 4000 });
     expect(s.stats.preempt).toBe(1);
@@ -57,15 +57,15 @@ describe("INIT -> BACKUP -> MASTER", () => {
     const { s } = master({ advskew: 20 });
     const r = run(s, { kind: "timer", timer: "advertise" }, s.timers.advertise!);
     expect(sends(r.actions)).toHaveLength(1);
-    expect(armOf(r.actions, "advertise")).toBe(s.timers.advertise! + 1078.125);
+    expect(armOf(r, "advertise")).toBe(s.timers.advertise! + 1078.125);
     const b = backup();
     expect(sends(run(b, { kind: "timer", timer: "advertise" }, 5).actions)).toEqual([]);
   });
 
   it("sends adverts only for families that have VIPs", () => {
     const r = start(mk({ vips: { v4: 0, v6: 2 } }), 0);
-    expect(armOf(r.actions, "masterDown4")).toBeUndefined();
-    expect(armOf(r.actions, "masterDown6")).toBe(3000);
+    expect(armOf(r, "masterDown4")).toBeUndefined();
+    expect(armOf(r, "masterDown6")).toBe(3000);
     const m = run(r.state, { kind: "timer", timer: "masterDown6" }, 3000);
     expect(sends(m.actions).map((a) => a.family)).toEqual([6]);
     expect(announces(m.actions)[0].families).toEqual([6]);
@@ -103,7 +103,7 @@ describe("MASTER receiving an advert (S = ours, H = theirs)", () => {
       to: "BACKUP",
       reason: "more frequent advertisement received from 198.51.100.2 (advbase 1 advskew 10)",
     });
-    expect(kinds(r.actions)).toEqual(["disarm", "vips", "transition", "arm"]);
+    expect(kinds(r.actions)).toEqual(["vips", "transition"]);
     expect(r.state.timers).toEqual({ masterDown4: 5000 + 3078.125 });
   });
 
@@ -152,7 +152,8 @@ describe("BACKUP receiving an advert", () => {
     const s = backup({ advskew: 10 });
     const r = run(s, advert({ advskew: 20 }), 1000);
     expect(r.state.state).toBe("BACKUP");
-    expect(r.actions).toEqual([{ kind: "arm", timer: "masterDown4", at: 1000 + 3039.062 }]);
+    expect(r.actions).toEqual([]);
+    expect(r.state.timers).toEqual({ masterDown4: 1000 + 3039.062 });
   });
 
   it("preempt on and S == H: no preemption", () => {
@@ -181,7 +182,7 @@ describe("BACKUP receiving an advert", () => {
   it("restarts only the timer of the advert's family (dual stack)", () => {
     const s = backup({ vips: { v4: 1, v6: 1 } });
     const r = run(s, advert({ from: PEER6, family: 6, advskew: 50 }), 2000);
-    expect(r.actions).toEqual([{ kind: "arm", timer: "masterDown6", at: 5000 }]);
+    expect(r.actions).toEqual([]);
     expect(r.state.timers).toEqual({ masterDown4: 3000, masterDown6: 5000 });
     expect(r.state.stats.ipackets6).toBe(1);
     // the v4 timer still fires on its own and makes the whole vhid MASTER

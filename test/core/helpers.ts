@@ -1,7 +1,7 @@
 // Shared test helpers for the election core: build vhids, feed inputs, pick actions apart.
 import type { IpFamily } from "../../src/protocol/types.js";
 import { createVhid, step } from "../../src/core/vhid.js";
-import type { Action, Input, StepResult, VhidParams, VhidState } from "../../src/core/types.js";
+import type { Action, Input, StepResult, TimerName, VhidParams, VhidState } from "../../src/core/types.js";
 import type { VhidInit } from "../../src/core/vhid.js";
 
 export const ME = "198.51.100.1";
@@ -66,8 +66,8 @@ export const kinds = (actions: Action[]) => actions.map((a) => a.kind);
 export const sends = (actions: Action[]) => actions.filter((a): a is Extract<Action, { kind: "send" }> => a.kind === "send");
 export const transitions = (actions: Action[]) =>
   actions.filter((a): a is Extract<Action, { kind: "transition" }> => a.kind === "transition");
-export const arms = (actions: Action[]) => actions.filter((a): a is Extract<Action, { kind: "arm" }> => a.kind === "arm");
-export const armOf = (actions: Action[], timer: string) => arms(actions).find((a) => a.timer === timer)?.at;
+/** The deadline a step left for `timer` (timers are deadlines in the state, not actions). */
+export const armOf = (r: StepResult, timer: TimerName) => r.state.timers[timer];
 export const announces = (actions: Action[]) =>
   actions.filter((a): a is Extract<Action, { kind: "announce" }> => a.kind === "announce");
 export const demotes = (actions: Action[]) =>
