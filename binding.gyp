@@ -26,7 +26,7 @@
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-O2", "-std=c++17", "-Wall", "-Wextra"],
       "cflags_cc!": ["-fno-exceptions"],
-      "libraries": ["-lpcap"]
+      "libraries": ["-ldl"]
     }
   ]
 }

@@ -1,14 +1,14 @@
-// libpcap live capture, frame injection and pcap file writing. Non-blocking pcap driven by uv_poll on
+// libpcap live capture, frame injection and pcap file writing (libpcap dlopen()ed on first use, see pcap_dl.h). Non-blocking pcap driven by uv_poll on
 // the selectable fd; batches reach JS as one data Buffer plus a metadata Buffer of 24-byte records
 // (layout below, mirrored in src/host/capture.ts). Both are lent, not copied: external Buffers over
 // this capture's reused staging vectors, detached when onpackets(data, meta, count, linktype, true)
 // returns (a kept view reads as empty); the TS wrapper copies what must outlive the call.
 #include <napi.h>
-#include <pcap/pcap.h>
 #include <net/if.h>
 #include <vector>
 #include "io.h"
 #include "io_common.h"
+#include "pcap_dl.h"
 
 namespace carpio {
 namespace {
@@ -20,6 +20,9 @@ constexpr size_t kMaxStage = 4 << 20;  // frame bytes per batch before pcap_brea
 
 // Metadata record (little endian): 0 u32 offset, 4 u32 captured length, 8 u32 original length,
 // 12 u32 reserved, 16 f64 capture time in ms since the epoch.
+
+// libpcap, set by the first Capture that finds it; every call below runs on a handle that Capture opened.
+const pcap::Lib* pc = nullptr;
 
 class Capture : public Napi::ObjectWrap<Capture> {
  public:
@@ -44,6 +47,13 @@ class Capture : public Napi::ObjectWrap<Capture> {
           .ThrowAsJavaScriptException();
       return;
     }
+    std::string missing;
+    if (!(pc = pcap::Load(&missing))) {
+      Napi::Error e = Napi::Error::New(env, missing);
+      e.Value().Set("code", Napi::String::New(env, "ERR_NO_LIBPCAP"));
+      e.ThrowAsJavaScriptException();
+      return;
+    }
     ifname_ = info[0].As<Napi::String>().Utf8Value();
     std::string filter = info[1].As<Napi::String>().Utf8Value();
     int snaplen = info[2].As<Napi::Number>().Int32Value();
@@ -54,47 +64,47 @@ class Capture : public Napi::ObjectWrap<Capture> {
       MakeErrnoError(env, ENODEV, "pcap_create", ifname_).ThrowAsJavaScriptException();
       return;
     }
-    char errbuf[PCAP_ERRBUF_SIZE] = "";
-    p_ = pcap_create(ifname_.c_str(), errbuf);
+    char errbuf[pcap::ERRBUF_SIZE] = "";
+    p_ = pc->pcap_create(ifname_.c_str(), errbuf);
     if (!p_) {
       Napi::Error::New(env, "pcap_create " + ifname_ + ": " + errbuf).ThrowAsJavaScriptException();
       return;
     }
-    pcap_set_snaplen(p_, snaplen > 0 ? snaplen : 262144);
-    pcap_set_promisc(p_, promisc ? 1 : 0);
-    pcap_set_immediate_mode(p_, immediate ? 1 : 0);
-    pcap_set_timeout(p_, immediate ? 1 : 100);
-    if (bufferSize > 0) pcap_set_buffer_size(p_, bufferSize);
-    int r = pcap_activate(p_);
+    pc->pcap_set_snaplen(p_, snaplen > 0 ? snaplen : 262144);
+    pc->pcap_set_promisc(p_, promisc ? 1 : 0);
+    pc->pcap_set_immediate_mode(p_, immediate ? 1 : 0);
+    pc->pcap_set_timeout(p_, immediate ? 1 : 100);
+    if (bufferSize > 0) pc->pcap_set_buffer_size(p_, bufferSize);
+    int r = pc->pcap_activate(p_);
     if (r < 0) {
       ThrowActivate(env, r);
       Shutdown();
       return;
     }
     if (!filter.empty()) {
-      bpf_program prog;
-      if (pcap_compile(p_, &prog, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
-        Napi::Error e = Napi::Error::New(env, "bad capture filter \"" + filter + "\": " + pcap_geterr(p_));
+      pcap::bpf_program prog;
+      if (pc->pcap_compile(p_, &prog, filter.c_str(), 1, pcap::NETMASK_UNKNOWN) != 0) {
+        Napi::Error e = Napi::Error::New(env, "bad capture filter \"" + filter + "\": " + pc->pcap_geterr(p_));
         e.Value().Set("code", Napi::String::New(env, "ERR_BAD_FILTER"));
         e.ThrowAsJavaScriptException();
         Shutdown();
         return;
       }
-      int fr = pcap_setfilter(p_, &prog);
-      pcap_freecode(&prog);
+      int fr = pc->pcap_setfilter(p_, &prog);
+      pc->pcap_freecode(&prog);
       if (fr != 0) {
-        Napi::Error::New(env, std::string("pcap_setfilter: ") + pcap_geterr(p_)).ThrowAsJavaScriptException();
+        Napi::Error::New(env, std::string("pcap_setfilter: ") + pc->pcap_geterr(p_)).ThrowAsJavaScriptException();
         Shutdown();
         return;
       }
     }
-    if (pcap_setnonblock(p_, 1, errbuf) != 0) {
+    if (pc->pcap_setnonblock(p_, 1, errbuf) != 0) {
       Napi::Error::New(env, std::string("pcap_setnonblock: ") + errbuf).ThrowAsJavaScriptException();
       Shutdown();
       return;
     }
-    linktype_ = pcap_datalink(p_);
-    int fd = pcap_get_selectable_fd(p_);
+    linktype_ = pc->pcap_datalink(p_);
+    int fd = pc->pcap_get_selectable_fd(p_);
     int uvErr = 0;
     if (fd < 0 || !(poller_ = Poller::Start(env, fd, this, OnReadable, &uvErr))) {
       Napi::Error::New(env, "capture on " + ifname_ + ": no pollable fd").ThrowAsJavaScriptException();
@@ -110,19 +120,19 @@ class Capture : public Napi::ObjectWrap<Capture> {
 
  private:
   void ThrowActivate(Napi::Env env, int r) {
-    std::string detail = pcap_geterr(p_);
+    std::string detail = pc->pcap_geterr(p_);
     switch (r) {
-      case PCAP_ERROR_PERM_DENIED:
+      case pcap::ERROR_PERM_DENIED:
         MakeErrnoError(env, EPERM, "pcap_activate", ifname_).ThrowAsJavaScriptException();
         return;
-      case PCAP_ERROR_NO_SUCH_DEVICE:
+      case pcap::ERROR_NO_SUCH_DEVICE:
         MakeErrnoError(env, ENODEV, "pcap_activate", ifname_).ThrowAsJavaScriptException();
         return;
-      case PCAP_ERROR_IFACE_NOT_UP:
+      case pcap::ERROR_IFACE_NOT_UP:
         MakeErrnoError(env, ENETDOWN, "pcap_activate", ifname_).ThrowAsJavaScriptException();
         return;
       default:
-        Napi::Error::New(env, "pcap_activate " + ifname_ + ": " + pcap_statustostr(r) +
+        Napi::Error::New(env, "pcap_activate " + ifname_ + ": " + pc->pcap_statustostr(r) +
                                   (detail.empty() ? "" : " (" + detail + ")"))
             .ThrowAsJavaScriptException();
     }
@@ -131,8 +141,8 @@ class Capture : public Napi::ObjectWrap<Capture> {
   // Idempotent: stop polling, close the dump file (flushing it), close the pcap handle.
   void Shutdown() {
     Poller::Stop(poller_);
-    if (dumper_) { pcap_dump_close(dumper_); dumper_ = nullptr; }
-    if (p_) { pcap_close(p_); p_ = nullptr; }
+    if (dumper_) { pc->pcap_dump_close(dumper_); dumper_ = nullptr; }
+    if (p_) { pc->pcap_close(p_); p_ = nullptr; }
   }
 
   static void OnReadable(uv_poll_t* h, int status, int /*events*/) {
@@ -143,9 +153,9 @@ class Capture : public Napi::ObjectWrap<Capture> {
     self->Drain(status < 0);
   }
 
-  static void OnPacket(u_char* user, const pcap_pkthdr* hdr, const u_char* bytes) {
+  static void OnPacket(unsigned char* user, const pcap::pkthdr* hdr, const unsigned char* bytes) {
     auto* self = reinterpret_cast<Capture*>(user);
-    if (self->dumper_) pcap_dump(reinterpret_cast<u_char*>(self->dumper_), hdr, bytes);
+    if (self->dumper_) pc->pcap_dump(reinterpret_cast<unsigned char*>(self->dumper_), hdr, bytes);
     uint8_t* rec = &self->meta_[self->count_ * kMeta];
     uint32_t off = static_cast<uint32_t>(self->out_.size());
     uint32_t caplen = hdr->caplen, len = hdr->len, zero = 0;
@@ -157,7 +167,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
     std::memcpy(rec + 16, &time, 8);
     self->out_.insert(self->out_.end(), bytes, bytes + caplen);
     self->count_++;
-    if (self->out_.size() >= kMaxStage) pcap_breakloop(self->p_);  // big frames: deliver what we have
+    if (self->out_.size() >= kMaxStage) pc->pcap_breakloop(self->p_);  // big frames: deliver what we have
   }
 
   void Drain(bool pollError = false) {
@@ -168,9 +178,9 @@ class Capture : public Napi::ObjectWrap<Capture> {
     for (int round = 0; round < kMaxBatches && p_; round++) {
       out_.clear();
       count_ = 0;
-      int r = pcap_dispatch(p_, kBatch, OnPacket, reinterpret_cast<u_char*>(this));
-      if (r == PCAP_ERROR_BREAK) r = kBatch;  // our own breakloop: more may be waiting
-      if (dumper_ && count_ > 0) pcap_dump_flush(dumper_);
+      int r = pc->pcap_dispatch(p_, kBatch, OnPacket, reinterpret_cast<unsigned char*>(this));
+      if (r == pcap::ERROR_BREAK) r = kBatch;  // our own breakloop: more may be waiting
+      if (dumper_ && count_ > 0) pc->pcap_dump_flush(dumper_);
       if (count_ > 0) {
         // out_ keeps its capacity across batches and is not touched during the call.
         Napi::Buffer<uint8_t> data = Napi::Buffer<uint8_t>::New(env, out_.data(), out_.size());
@@ -182,7 +192,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
       }
       if ((r < 0 || (pollError && r == 0)) && p_) {
         // Interface gone or similar: report once and stop polling; the capture stays closable.
-        std::string why = r < 0 ? pcap_geterr(p_) : "poll error";
+        std::string why = r < 0 ? pc->pcap_geterr(p_) : "poll error";
         std::string msg = "capture on " + ifname_ + " failed: " + why;
         Poller::Stop(poller_);
         HoldSelf(false);
@@ -205,10 +215,10 @@ class Capture : public Napi::ObjectWrap<Capture> {
       return env.Undefined();
     }
     auto buf = info[0].As<Napi::Buffer<uint8_t>>();
-    int r = pcap_inject(p_, buf.Data(), buf.Length());
+    int r = pc->pcap_inject(p_, buf.Data(), buf.Length());
     if (r < 0) {
       int err = errno;
-      std::string detail = pcap_geterr(p_);
+      std::string detail = pc->pcap_geterr(p_);
       Napi::Error e = (err == EPERM || err == EACCES || err == ENODEV || err == EMSGSIZE || err == ENETDOWN)
                           ? MakeErrnoError(env, err, "pcap_inject", ifname_, detail)
                           : Napi::Error::New(env, "pcap_inject " + ifname_ + ": " + detail);
@@ -227,18 +237,18 @@ class Capture : public Napi::ObjectWrap<Capture> {
       return env.Undefined();
     }
     std::string path = info[0].As<Napi::String>().Utf8Value();
-    pcap_dumper_t* d = pcap_dump_open(p_, path.c_str());
+    pcap::pcap_dumper_t* d = pc->pcap_dump_open(p_, path.c_str());
     if (!d) {
-      Napi::Error::New(env, "pcap_dump_open " + path + ": " + pcap_geterr(p_)).ThrowAsJavaScriptException();
+      Napi::Error::New(env, "pcap_dump_open " + path + ": " + pc->pcap_geterr(p_)).ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    if (dumper_) pcap_dump_close(dumper_);
+    if (dumper_) pc->pcap_dump_close(dumper_);
     dumper_ = d;
     return env.Undefined();
   }
 
   Napi::Value DumpClose(const Napi::CallbackInfo& info) {
-    if (dumper_) { pcap_dump_close(dumper_); dumper_ = nullptr; }
+    if (dumper_) { pc->pcap_dump_close(dumper_); dumper_ = nullptr; }
     return info.Env().Undefined();
   }
 
@@ -265,9 +275,9 @@ class Capture : public Napi::ObjectWrap<Capture> {
   Napi::Value Stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!p_) return ThrowClosed(env, "stats");
-    pcap_stat st{};
-    if (pcap_stats(p_, &st) != 0) {
-      Napi::Error::New(env, std::string("pcap_stats: ") + pcap_geterr(p_)).ThrowAsJavaScriptException();
+    pcap::stat st{};
+    if (pc->pcap_stats(p_, &st) != 0) {
+      Napi::Error::New(env, std::string("pcap_stats: ") + pc->pcap_geterr(p_)).ThrowAsJavaScriptException();
       return env.Undefined();
     }
     Napi::Object o = Napi::Object::New(env);
@@ -287,8 +297,8 @@ class Capture : public Napi::ObjectWrap<Capture> {
   }
 
   std::string ifname_;
-  pcap_t* p_ = nullptr;
-  pcap_dumper_t* dumper_ = nullptr;
+  pcap::pcap_t* p_ = nullptr;
+  pcap::pcap_dumper_t* dumper_ = nullptr;
   Poller* poller_ = nullptr;
   bool held_ = false;
   int linktype_ = -1;
@@ -300,6 +310,14 @@ class Capture : public Napi::ObjectWrap<Capture> {
 
 void InitCapture(Napi::Env env, Napi::Object exports) {
   exports.Set("Capture", Capture::Define(env));
+  // libpcap's version string, or "" when it is not installed; asked for lazily (dlopen on first read).
+  exports.DefineProperty(Napi::PropertyDescriptor::Accessor(
+      env, exports, "pcapVersion",
+      [](const Napi::CallbackInfo& info) -> Napi::Value {
+        const pcap::Lib* lib = pcap::Load(nullptr);
+        return Napi::String::New(info.Env(), lib ? lib->pcap_lib_version() : "");
+      },
+      napi_enumerable));
 }
 
 }  // namespace carpio
