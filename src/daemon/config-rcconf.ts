@@ -128,7 +128,10 @@ function parseIfconfigValue(varName: string, value: string): { groups: Omit<Grou
         const v = next(t);
         if (v === undefined) return err(`${t}: missing value`);
         if (t === "carpdev") g.parent = v;
-        else g.raw[t] = v;
+        else if (g.raw[t] !== undefined && g.raw[t] !== v) {
+          // ifconfig would keep the last one: one unicast peer per vhid.
+          return err(`${t}: given twice (${g.raw[t]}, ${v}): a vhid has one unicast peer, like FreeBSD's peer; use multicast for more nodes`);
+        } else g.raw[t] = v;
         break;
       }
       case "mcast": delete g.raw.peer; break;

@@ -107,6 +107,8 @@ const FIELD_FLAG: Record<string, string> = {
   upscript: "--upscript", downscript: "--downscript", logFormat: "--log-format", facility: "--facility",
   demotion: "--demotion", control: "--control", devdConf: "--devd-conf", initialState: "--state",
 };
+const ONE_PEER = "a vhid has one unicast peer, like FreeBSD's peer; use multicast for more nodes";
+
 export const ucarpKeyName: KeyNamer = (f) => FIELD_FLAG[f] ?? `--${f}`;
 
 export interface ParsedArgv {
@@ -210,8 +212,13 @@ export function parseUcarpArgv(argv: readonly string[]): Result<ParsedArgv> {
       case "hook-timeout": v.hookTimeoutMs = s; break;
       case "srcip6": v.srcip6 = s; break;
       case "mcast6": v.mcast6 = s; break;
-      case "peer": v.peer = s; break;
-      case "peer6": v.peer6 = s; break;
+      case "peer": case "peer6": {
+        // One unicast peer per vhid (FreeBSD's peer): a second one would silently replace the first.
+        const was = v[o.long];
+        if (was !== undefined && was !== s) return `${flag}: given twice (${was}, ${s}): ${ONE_PEER}`;
+        v[o.long] = s;
+        break;
+      }
       case "demote": v.demote = s; break;
       case "demotion": out.global.demotion = s; break;
       case "carp-name": v.carpName = s; break;

@@ -95,6 +95,12 @@ function checkKeys(obj: Record<string, unknown>, allowed: Record<string, Kind>, 
 
 /** Maps a YAML vhid mapping onto RawVhid; `path` is "vhids[2]" or "defaults". */
 function toRawVhid(obj: Record<string, unknown>, path: string): RawVhid {
+  for (const k of ["peer", "peer6"]) {
+    const list = obj[k];
+    if (Array.isArray(list)) {
+      throw new YamlError(`${path}.${k}: one unicast peer per vhid, like FreeBSD's peer, got a list of ${list.length}; use multicast for more nodes`);
+    }
+  }
   checkKeys(obj, VHID_KEYS, path);
   const s = (x: unknown) => (x === undefined ? undefined : String(x));
   const r: RawVhid = {};

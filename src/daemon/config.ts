@@ -264,6 +264,16 @@ function normalizeVhid(
     if (seen.has(a.address)) fail(`${k("addresses")}: ${a.address} listed twice`);
     seen.add(a.address);
   }
+  // A ucarp-style command line with several IPv4 addresses: ucarp hashes one, and real ucarp keeps only
+  // the last --addr, so no ucarp peer could verify our adverts whichever we picked. Refuse; with
+  // --semantics freebsd|openbsd every address is hashed.
+  const v4Given = addresses.filter((a) => a.family === 4).length;
+  if (o.defaultSemantics === "ucarp" && semantics === "ucarp" && v4Given > 1) {
+    fail(
+      `${k("addresses")}: ${v4Given} IPv4 addresses, but ucarp hashes one (ucarp 1.5.2 keeps only the last ${k("addresses")}); ` +
+        `give one, or ${k("semantics")} freebsd to hash them all`,
+    );
+  }
   if (semantics === "ucarp" && (addresses.length !== 1 || addresses[0].family !== 4)) {
     warnings.push(`${k("addresses")}: ucarp peers hash exactly one IPv4 address; with ${addresses.length} address(es) only ucarp-compatible if the core hashes the first IPv4 one`);
   }

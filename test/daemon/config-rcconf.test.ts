@@ -116,6 +116,10 @@ describe("errors name the variable and keyword", () => {
     [`ifconfig_em0_alias0="inet vhid 1 192.0.2.5 netmask 255.0.255.0"`, 'line 1: ifconfig_em0_alias0: netmask: invalid or without an address: "255.0.255.0"'],
     [`ifconfig_em0_alias0="inet vhid 1 peer 2001:db8::1 192.0.2.5/32"`, 'ifconfig_em0_alias0 peer: not an IPv4 address: "2001:db8::1"'],
     [
+      `ifconfig_em0_alias0="inet vhid 1 pass x peer 198.51.100.2 peer 198.51.100.3 192.0.2.5/32"`,
+      "line 1: ifconfig_em0_alias0: peer: given twice (198.51.100.2, 198.51.100.3): a vhid has one unicast peer, like FreeBSD's peer; use multicast for more nodes",
+    ],
+    [
       `ifconfig_em0_alias0="inet vhid 1 pass a 192.0.2.5/32"\nifconfig_em0_alias1="inet vhid 1 pass b 192.0.2.6/32"`,
       "line 2: ifconfig_em0_alias1: pass differs from ifconfig_em0_alias0 for vhid 1 on em0",
     ],

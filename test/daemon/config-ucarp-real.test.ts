@@ -2,8 +2,14 @@
 // private network namespace (veth only, nothing leaves it) and must be accepted by our parser exactly when
 // ucarp accepts it. Lines use no -B (daemonize) so every ucarp we start is the child we time out.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFile, execFileSync } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { loadConfigFromArgv } from "../../src/daemon/config-ucarp.js";
+import { decodeCarp } from "../../src/protocol/carp.js";
+import { CarpAuth } from "../../src/protocol/hmac.js";
+import { readCaptureSync } from "../../src/protocol/pcap.js";
 import { createNs, type TestNs } from "../host/netns-helper.js";
 
 let ns: TestNs;
@@ -65,4 +71,39 @@ describe("argv acceptance matches the real ucarp", () => {
     const ours = loadConfigFromArgv(argv as string[]).ok ? "accepted" : "rejected";
     expect(ours).toBe(real);
   });
+});
+
+describe("two -a on the real ucarp", () => {
+  it("ucarp 1.5.2 keeps only the last -a: its adverts are signed with that address (so ours refuses two)", async () => {
+    expect(haveUcarp, "ucarp must be installed").toBe(true);
+    const dir = mkdtempSync(join(tmpdir(), "carp-ucarp-two-"));
+    try {
+      const file = join(dir, "two.pcap");
+      const dump = spawn("ip", ["netns", "exec", ns.name, "tcpdump", "-U", "-n", "-i", "va", "-c", "2", "-w", file, "ip proto 112"], { stdio: "ignore" });
+      const dumped = new Promise<void>((r) => dump.on("exit", () => r()));
+      await new Promise((r) => setTimeout(r, 700)); // tcpdump is listening
+      // advbase 0 / advskew 5: a 20 ms interval, so ucarp becomes master and advertises at once.
+      const argv = ["-i", "va", "-s", "198.51.100.1", "-p", "pw", "-v", "8", "-b", "0", "-k", "5", "-a", "198.51.100.50", "-a", "198.51.100.51"];
+      execFile("ip", ["netns", "exec", ns.name, "ucarp", ...argv], { timeout: 1500, killSignal: "SIGKILL" }, () => {});
+      const killer = setTimeout(() => dump.kill("SIGTERM"), 4000);
+      await dumped;
+      clearTimeout(killer);
+      const pkts = readCaptureSync(readFileSync(file)).packets;
+      expect(pkts.length).toBeGreaterThanOrEqual(1);
+      const d = pkts[0].data;
+      const h = decodeCarp(d, 14 + (d[14] & 0x0f) * 4);
+      if ("error" in h) throw new Error(h.error);
+      const signs = (vip: string) => {
+        const a = CarpAuth.create({ vhid: 8, v4: [vip], v6: [], password: "pw", semantics: "ucarp" }) as CarpAuth;
+        return a.sign(h.counter).equals(h.hmac);
+      };
+      expect(signs("198.51.100.51")).toBe(true);
+      expect(signs("198.51.100.50")).toBe(false);
+      // Our parser refuses the line rather than sign with either address on its own.
+      const ours = loadConfigFromArgv(argv);
+      expect(ours.ok ? "accepted" : ours.error).toMatch(/^--addr: 2 IPv4 addresses, but ucarp hashes one/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 20_000);
 });

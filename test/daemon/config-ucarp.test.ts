@@ -196,6 +196,24 @@ describe("errors name the flag, one line", () => {
     expect(err(argv as string[])).toBe(msg);
   });
 
+  it("a repeated --peer/--peer6 is refused naming the flag (one unicast peer per vhid, like FreeBSD's peer)", () => {
+    expect(err(["--peer", "198.51.100.2", "--peer", "198.51.100.3", ...ok])).toBe(
+      "--peer: given twice (198.51.100.2, 198.51.100.3): a vhid has one unicast peer, like FreeBSD's peer; use multicast for more nodes",
+    );
+    expect(err(["--peer6=2001:db8::2", "--peer6", "2001:db8::3", ...ok])).toMatch(/^--peer6: given twice \(2001:db8::2, 2001:db8::3\): /);
+    // The same address twice is harmless.
+    expect(one(["--peer", "198.51.100.2", "--peer", "198.51.100.2", ...ok]).peer).toBe("198.51.100.2");
+  });
+
+  it("two IPv4 --addr on a ucarp-style command line are refused (real ucarp keeps only the last); FreeBSD rules take them all", () => {
+    const msg = "--addr: 2 IPv4 addresses, but ucarp hashes one (ucarp 1.5.2 keeps only the last --addr); give one, or --semantics freebsd to hash them all";
+    expect(err(["-a", "192.0.2.2", ...ok])).toBe(msg);
+    expect(err(["-a", "192.0.2.2", "--semantics", "ucarp", ...ok])).toBe(msg);
+    expect(one(["-a", "192.0.2.2", "--semantics", "freebsd", ...ok]).addresses.map((a) => a.address)).toEqual(["192.0.2.2", "192.0.2.1"]);
+    // One IPv4 plus IPv6 stays ucarp (the IPv6 VIPs are not hashed), as before.
+    expect(one(["-a", "2001:db8::5", ...ok]).semantics).toBe("ucarp");
+  });
+
   it("reads numbers like ucarp's strtoul, with warnings, but never wraps advbase/advskew to a byte", () => {
     const r = loadConfigFromArgv(["-v", "0x10", "-k", "0x20", "-b", "012", "-r", "4x", ...without("-v")]);
     expect(r.ok).toBe(true);

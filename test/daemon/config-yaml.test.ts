@@ -103,6 +103,10 @@ describe("YAML config", () => {
     expect(bad(v(", hooks: { timeoutMs: 0 }"))).toBe("vhids[0].hooks.timeoutMs: must be 1-86400000, got 0");
     expect(bad(v(", state: primary"))).toBe('vhids[0].state: must be backup or master, got "primary"');
     expect(bad(v(", peer: 2001:db8::1"))).toBe('vhids[0].peer: not an IPv4 address: "2001:db8::1"');
+    expect(bad(v(", peer: [198.51.100.2, 198.51.100.3]"))).toBe(
+      "vhids[0].peer: one unicast peer per vhid, like FreeBSD's peer, got a list of 2; use multicast for more nodes",
+    );
+    expect(bad(v(", peer6: [2001:db8::2]"))).toMatch(/^vhids\[0\]\.peer6: one unicast peer per vhid/);
     expect(bad(v(", password: a, passfile: /x"))).toBe("vhids[0].passfile: give a password or a passfile, not both");
     expect(bad(v(", passfile: /nonexistent/key"))).toBe("vhids[0].passfile: cannot read /nonexistent/key: ENOENT");
     expect(bad(`vhids:\n  - { vhid: 1, addresses: [192.0.2.1] }`)).toBe("vhids[0].interface: required");
