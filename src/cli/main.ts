@@ -8,6 +8,7 @@ type Sub = { run(argv: string[]): Promise<number>; summary: string };
 
 const subcommands: Record<string, () => Promise<Sub>> = {
   run: () => import("./run.js"),
+  check: () => import("./check.js"),
   status: () => import("./status.js"),
   set: () => import("./set.js"),
   inspect: () => import("./inspect.js"),

@@ -1,59 +1,54 @@
 // `carp run`: the daemon. Accepts every ucarp option (long and short, same meaning) plus our extras;
 // see UCARP_USAGE in src/daemon/config-ucarp.ts. Signals: SIGUSR1 logs status, SIGUSR2 forces BACKUP,
 // SIGTERM/SIGINT stop gracefully (bow-out, VIPs removed, -z downscript, exit 0), SIGHUP reloads.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { setPriority } from "node:os";
-import { loadConfigFromArgv, parseUcarpArgv, UCARP_USAGE } from "../daemon/config-ucarp.js";
+import { closeSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { UCARP_USAGE } from "../daemon/config-ucarp.js";
 import type { Config } from "../daemon/config.js";
-import { CONTROL_DIR, ControlServer, defaultControlFor } from "../daemon/control.js";
-import { DEFAULTS } from "../daemon/config.js";
-import { basename, dirname, join } from "node:path";
+import { ControlServer } from "../daemon/control.js";
 import { CarpNode, CarpNodeError } from "../daemon/node.js";
+import { capabilityProblems, livePidIn, loadRunConfig, runProblems, type RunConfig } from "./check.js";
+import { daemonize, notifyService } from "./service.js";
 import { RuntimeError, UsageError } from "./errors.js";
 
 export const summary = "run the CARP daemon (ucarp-compatible options; --config/--rc-conf for many vhids)";
 
-function load(argv: string[], quiet = false): Config | null {
-  const r = loadConfigFromArgv(argv);
-  if (!r.ok) throw new UsageError(r.error);
-  if (!quiet) for (const w of r.warnings) process.stderr.write(`carp: warning: ${w}\n`);
-  if (r.value.help) return null;
-  const { help: _h, ...cfg } = r.value;
-  // A ucarp-style command line (no --control, no config file) gets a socket of its own, so several
-  // single-vhid processes can run side by side exactly as several ucarps do: /run/carp/<if>-<vhid>.sock
-  // (CARP_RUN_DIR replaces /run/carp).
-  const p = parseUcarpArgv(argv);
-  if (p.ok && p.value.global.control === undefined && p.value.configFile === undefined && p.value.rcConfFile === undefined && cfg.vhids.length === 1) {
-    cfg.control = defaultControlFor(cfg.vhids[0].interface, cfg.vhids[0].vhid);
-  } else if (cfg.control === DEFAULTS.control && CONTROL_DIR !== dirname(DEFAULTS.control)) {
-    cfg.control = join(CONTROL_DIR, basename(DEFAULTS.control)); // CARP_RUN_DIR moves the default too
-  }
-  return cfg;
+function load(argv: string[], quiet = false): RunConfig | null {
+  const rc = loadRunConfig(argv); // the control-socket defaults live there (shared with `carp check`)
+  if (rc && !quiet) for (const w of rc.warnings) process.stderr.write(`carp: warning: ${w}\n`);
+  return rc;
 }
 
 const asCliError = (e: unknown): Error =>
   e instanceof CarpNodeError ? (e.kind === "usage" ? new UsageError(e.message) : new RuntimeError(e.message)) : (e as Error);
 
 export async function run(argv: string[]): Promise<number> {
-  const cfg = load(argv);
-  if (cfg === null) {
+  const rc = load(argv, process.env.CARP_DAEMONIZED === "1");
+  if (rc === null) {
     process.stdout.write(UCARP_USAGE);
     return 0;
   }
+  const { cfg } = rc;
   if (cfg.daemonize && process.env.CARP_DAEMONIZED !== "1") {
-    // ucarp -B: re-run ourselves detached and return at once.
-    const child = spawn(process.execPath, [...process.execArgv, process.argv[1], "run", ...argv], {
-      detached: true,
-      stdio: "ignore",
-      env: { ...process.env, CARP_DAEMONIZED: "1" },
-    });
-    child.unref();
-    return 0;
+    // ucarp -B: everything `carp check` checks is checked before the fork, so a bad line fails here.
+    const problems = await runProblems(rc);
+    if (problems.length) {
+      for (const p of problems.slice(1)) process.stderr.write(`carp: ${p}\n`);
+      throw new UsageError(problems[0]);
+    }
+    return daemonize(argv);
   }
-  if (typeof process.getuid === "function" && process.getuid() !== 0 && process.env.CARP_SKIP_ROOT_CHECK !== "1") {
-    // Raw sockets and `ip addr` need root (or CAP_NET_RAW + CAP_NET_ADMIN); say so before anything half-starts.
-    // A capability-only setup can skip this check with CARP_SKIP_ROOT_CHECK=1.
-    throw new UsageError("carp run needs root (or CAP_NET_RAW and CAP_NET_ADMIN with CARP_SKIP_ROOT_CHECK=1)");
+  // Raw sockets need CAP_NET_RAW, VIPs CAP_NET_ADMIN: the effective set counts, not the uid. Say so
+  // before anything half-starts (a daemon with only CAP_NET_RAW would otherwise become MASTER with no VIP).
+  const caps = capabilityProblems(cfg);
+  if (caps.length) {
+    for (const p of caps.slice(1)) process.stderr.write(`carp: ${p}\n`);
+    throw new UsageError(caps[0]);
+  }
+  if (rc.pidfile !== undefined) {
+    const pid = livePidIn(rc.pidfile);
+    if (pid !== null) throw new UsageError(`--pidfile: ${rc.pidfile} belongs to running process ${pid}`);
   }
 
   // Failover timing is the point of the daemon: as root, run at nice -10 (like keepalived's vrrp_priority)
@@ -80,8 +75,10 @@ export async function run(argv: string[]): Promise<number> {
     const r = spawnSync("chrt", ["-f", "-p", String(n), String(process.pid)], { encoding: "utf8" });
     if (r.status !== 0) process.stderr.write(`carp: CARP_RTPRIO ${n}: ${(r.stderr || r.error?.message || "chrt failed").trim()}; running without real-time priority\n`);
   }
-  // Logs go to stdout; a reader that went away (EPIPE) must not take the daemon down with it.
+  // Logs go to stdout; a reader that went away (EPIPE) must not take the daemon down with it. Same for
+  // stderr, which a -B parent reads only until the daemon is up.
   process.stdout.on("error", () => undefined);
+  process.stderr.on("error", () => undefined);
   const node = new CarpNode(cfg);
   const control = new ControlServer(cfg.control, node);
   try {
@@ -91,6 +88,23 @@ export async function run(argv: string[]): Promise<number> {
     control.close();
     throw asCliError(e);
   }
+  // Every vhid is initialised: pidfile, systemd READY=1, and the -B parent may return.
+  if (rc.pidfile !== undefined) {
+    try {
+      writeFileSync(rc.pidfile, `${process.pid}\n`);
+    } catch (e) {
+      node.log.error(`--pidfile: cannot write ${rc.pidfile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+  notifyService(node.log, "READY=1", `MAINPID=${process.pid}`);
+  if (process.env.CARP_DAEMONIZED === "1") {
+    try {
+      writeSync(3, "ready\n"); // the -B parent's readiness pipe
+      closeSync(3);
+    } catch {
+      /* started by hand with CARP_DAEMONIZED=1: no parent waiting */
+    }
+  }
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -98,8 +112,16 @@ export async function run(argv: string[]): Promise<number> {
       if (stopping) return;
       stopping = true;
       node.log.info(`${sig}: stopping`, { event: "signal", signal: sig });
+      notifyService(node.log, "STOPPING=1");
       void node.stop().finally(() => {
         control.close();
+        if (rc.pidfile !== undefined && livePidIn(rc.pidfile) === null) {
+          try {
+            unlinkSync(rc.pidfile);
+          } catch {
+            /* gone */
+          }
+        }
         for (const s of ["SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2"] as const) process.removeAllListeners(s);
         if (process.env.CARP_DEBUG === "1") setTimeout(() => process.stderr.write(`active: ${process.getActiveResourcesInfo().join(", ")}\n`), 500).unref();
         resolve(0);
@@ -115,13 +137,17 @@ export async function run(argv: string[]): Promise<number> {
     process.on("SIGHUP", () => {
       let next: Config | null;
       try {
-        next = load(argv, true);
+        next = load(argv, true)?.cfg ?? null;
       } catch (e) {
         node.log.error(`SIGHUP: configuration not reloaded: ${(e as Error).message}`);
         return;
       }
       if (!next) return;
-      node.reload(next).catch((e) => node.log.error(`SIGHUP: reload failed: ${(e as Error).message}`));
+      notifyService(node.log, "RELOADING=1");
+      node
+        .reload(next)
+        .catch((e) => node.log.error(`SIGHUP: reload failed: ${(e as Error).message}`))
+        .finally(() => notifyService(node.log, "READY=1"));
     });
   });
 }

@@ -8,6 +8,8 @@ import { collectStatus, formatVhid, parseFlags } from "./status.js";
 export const summary = "change advskew, advbase, state, preempt or demotion of a running vhid";
 
 const USAGE = `usage: carp set --vhid N [--interface IF] [--control PATH] <change>...
+  -v N, -i IF, -k N, -b N, -P: the short flags of carp run (--vhid, --interface, --advskew, --advbase,
+  --preempt on); values attached or separate (-v7, -v 7)
   --advskew N             0-254 (ucarp semantics 0-255)
   --advbase N             1-255 (0 allowed for ucarp/openbsd semantics)
   --state master|backup   force the state (like ifconfig ... state master)
@@ -21,8 +23,43 @@ function int(flag: string, v: string, signed = false): number {
   return Number(v);
 }
 
+/** `carp run`'s short flags that mean the same here. */
+const SHORT: Record<string, { long: string; value?: string }> = {
+  v: { long: "vhid" },
+  i: { long: "interface" },
+  k: { long: "advskew" },
+  b: { long: "advbase" },
+  P: { long: "preempt", value: "on" },
+  h: { long: "help", value: "" },
+};
+
+/** Rewrites short flags (`-v7`, `-v 7`, `-Pk 30`) into the long form parseFlags reads. */
+export function expandShortFlags(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!/^-[^-]/.test(a)) {
+      out.push(a);
+      continue;
+    }
+    for (let j = 1; j < a.length; j++) {
+      const s = SHORT[a[j]];
+      if (!s) throw new UsageError(`-${a[j]}: unknown option (carp set knows -v, -i, -k, -b, -P)`);
+      if (s.value !== undefined) {
+        out.push(s.value ? `--${s.long}=${s.value}` : `--${s.long}`);
+        continue;
+      }
+      const v = j + 1 < a.length ? a.slice(j + 1) : argv[++i];
+      if (v === undefined) throw new UsageError(`-${a[j]} (--${s.long}): requires a value`);
+      out.push(`--${s.long}=${v}`);
+      break;
+    }
+  }
+  return out;
+}
+
 export async function run(argv: string[]): Promise<number> {
-  const f = parseFlags(argv, { vhid: true, interface: true, control: true, advskew: true, advbase: true, state: true, preempt: true, demote: true, json: false, help: false });
+  const f = parseFlags(expandShortFlags(argv), { vhid: true, interface: true, control: true, advskew: true, advbase: true, state: true, preempt: true, demote: true, json: false, help: false });
   if (f.has("help")) {
     process.stdout.write(USAGE);
     return 0;

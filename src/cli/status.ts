@@ -1,6 +1,6 @@
 // `carp status [--json] [--control PATH]`: asks the running daemon over its control socket.
+import { basename } from "node:path";
 import { CONTROL_DIR, controlRequest, listControlSockets } from "../daemon/control.js";
-import { DEFAULTS } from "../daemon/config.js";
 import type { NodeStatus, VhidReport } from "../daemon/node.js";
 import { RuntimeError, UsageError } from "./errors.js";
 
@@ -9,7 +9,9 @@ export const summary = "show each vhid's state, reason, timers and counters from
 const USAGE = `usage: carp status [--json] [--control PATH]
   --json          machine-readable output (the daemon's status object)
   --control PATH  one daemon's control socket; default: every socket in ${CONTROL_DIR}
-                  (${DEFAULTS.control} for config files, ${CONTROL_DIR}/<if>-<vhid>.sock for ucarp-style runs)
+                  (this network namespace's run directory: carp.sock for config files,
+                  <if>-<vhid>.sock for ucarp-style runs)
+Exit 0 when every daemon answered, 1 when one is gone (stale socket) or none runs.
 `;
 
 /** Parses --flag value / --flag=value; returns the flags map or throws UsageError. */
@@ -55,8 +57,11 @@ export function formatStatus(s: NodeStatus): string {
   return parts.join("\n") + "\n";
 }
 
-/** Asks one daemon (--control) or every daemon with a socket in /run/carp; merged into one status. */
-export async function collectStatus(control: string | undefined): Promise<{ status: NodeStatus; sockets: string[] }> {
+/**
+ * Asks one daemon (--control) or every daemon with a socket in the run directory; merged into one status.
+ * `errors`: one line per socket that did not answer (a stale socket names the daemon that is gone).
+ */
+export async function collectStatus(control: string | undefined): Promise<{ status: NodeStatus; sockets: string[]; errors: string[] }> {
   const paths = control !== undefined ? [control] : listControlSockets();
   if (paths.length === 0) throw new RuntimeError(`no carp daemon found (no socket in ${CONTROL_DIR}); use --control PATH`);
   const answers: Array<{ path: string; status: NodeStatus }> = [];
@@ -67,11 +72,13 @@ export async function collectStatus(control: string | undefined): Promise<{ stat
       if (res.ok) answers.push({ path, status: res.status as NodeStatus });
       else errors.push(`${path}: ${res.error}`);
     } catch (e) {
-      errors.push((e as Error).message);
+      const err = e as NodeJS.ErrnoException;
+      // A socket file nobody listens on: its daemon died without cleaning up (SIGKILL, crash).
+      errors.push(control === undefined && err.code === "ECONNREFUSED" ? `${path}: stale control socket: the daemon ${basename(path, ".sock")} is gone (not running; remove the file if it is not coming back)` : err.message);
     }
   }
-  // With --control the one daemon must answer; when scanning, stale sockets of dead daemons are skipped.
-  if (answers.length === 0 || (control !== undefined && errors.length)) throw new RuntimeError(errors[0] ?? "no answer");
+  // With --control the one daemon must answer; when scanning, the live ones are shown and the gone ones named.
+  if (answers.length === 0 || (control !== undefined && errors.length)) throw new RuntimeError(errors.join("; ") || "no answer");
   const first = answers[0].status;
   const carpstats = { ...first.carpstats };
   for (const a of answers.slice(1)) for (const [k, v] of Object.entries(a.status.carpstats)) carpstats[k as keyof typeof carpstats] += v;
@@ -84,7 +91,7 @@ export async function collectStatus(control: string | undefined): Promise<{ stat
     carpstats,
     vhids: answers.flatMap((a) => a.status.vhids.map((v) => ({ ...v, control: a.path }))),
   };
-  return { status, sockets: status.sockets };
+  return { status, sockets: status.sockets, errors };
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -93,7 +100,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const { status } = await collectStatus(f.get("control") as string | undefined);
+  const { status, errors } = await collectStatus(f.get("control") as string | undefined);
   process.stdout.write(f.has("json") ? JSON.stringify(status, null, 2) + "\n" : formatStatus(status));
-  return 0;
+  for (const e of errors) process.stderr.write(`carp status: ${e}\n`);
+  return errors.length ? 1 : 0;
 }

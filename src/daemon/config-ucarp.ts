@@ -68,6 +68,7 @@ const OPTS: OptSpec[] = [
   { long: "demote", arg: true, ucarp: false },
   { long: "demotion", arg: true, ucarp: false },
   { long: "carp-name", arg: true, ucarp: false },
+  { long: "pidfile", arg: true, ucarp: false },
 ];
 
 export const UCARP_USAGE = `Usage: carp [options]   (ucarp-compatible)
@@ -97,6 +98,7 @@ Extras:
   --config FILE  --rc-conf FILE  --carp-parent carpN=IF  --devd-conf FILE  --control PATH
   --log-format text|json  --no-manage-vip  --semantics freebsd|openbsd|ucarp  --hook-mode per-vip|all
   --hook-timeout MS  --srcip6 IP  --mcast6 IP  --peer IP  --peer6 IP  --demote N  --demotion N  --carp-name carpN
+  --pidfile FILE
 `;
 
 const FIELD_FLAG: Record<string, string> = {
@@ -120,6 +122,8 @@ export interface ParsedArgv {
   rcConfFile?: string;
   /** --carp-parent carp0=em0 mappings for FreeBSD-8 style rc.conf lines. */
   carpParents: Record<string, string>;
+  /** --pidfile FILE: written once every vhid runs, removed at exit. */
+  pidfile?: string;
   /** Positional arguments; ucarp ignores them, so do we (with a warning). */
   extra: string[];
 }
@@ -222,6 +226,7 @@ export function parseUcarpArgv(argv: readonly string[]): Result<ParsedArgv> {
       case "demote": v.demote = s; break;
       case "demotion": out.global.demotion = s; break;
       case "carp-name": v.carpName = s; break;
+      case "pidfile": out.pidfile = s; break;
     }
     return null;
   };

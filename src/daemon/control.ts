@@ -3,7 +3,7 @@
 //   {"op":"status"}                                  -> {"ok":true,"status":NodeStatus}
 //   {"op":"set","vhid":1,"advskew":30}               -> {"ok":true,"vhid":VhidReport}
 //   anything wrong                                   -> {"ok":false,"error":"--advskew: …"}
-import { chmodSync, mkdirSync, readdirSync, unlinkSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readlinkSync, unlinkSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
@@ -116,7 +116,7 @@ export function controlRequest(path: string, req: ControlRequest, timeoutMs = 50
     sock.on("error", (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       const why = e.code === "ENOENT" || e.code === "ECONNREFUSED" ? "no carp daemon listening" : e.code === "EACCES" ? "permission denied (the socket is 0600: run as the daemon's user)" : (e.code ?? e.message);
-      reject(new Error(`--control ${path}: ${why}`));
+      reject(Object.assign(new Error(`--control ${path}: ${why}`), { code: e.code }));
     });
     sock.once("connect", () => sock.write(JSON.stringify(req) + "\n"));
     const rl = createInterface({ input: sock });
@@ -133,11 +133,23 @@ export function controlRequest(path: string, req: ControlRequest, timeoutMs = 50
   });
 }
 
+/** This process's network namespace inode ("net:[4026531840]" -> "4026531840"), or null off Linux. */
+export function netnsInode(): string | null {
+  try {
+    return /\[(\d+)\]/.exec(readlinkSync("/proc/self/ns/net"))?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Where daemons put their sockets by default: <dir>/carp.sock (config files) or <dir>/<if>-<vhid>.sock
- * (ucarp-style runs). /run/carp unless CARP_RUN_DIR says otherwise (tests, unprivileged setups).
+ * (ucarp-style runs). <dir> is /run/carp/net-<inode of this network namespace>: /run is shared by every
+ * namespace of a host (`ip netns exec` does not remount it), so keying by the namespace lets identical
+ * command lines run side by side in two namespaces, as ucarp does, and `carp status`/`carp set` see the
+ * daemons of their own namespace. CARP_RUN_DIR replaces the whole directory (used as given, not keyed).
  */
-export const CONTROL_DIR = process.env.CARP_RUN_DIR || "/run/carp";
+export const CONTROL_DIR = process.env.CARP_RUN_DIR || join("/run/carp", `net-${netnsInode() ?? "default"}`);
 
 /** The default socket of a ucarp-style command-line run (one vhid per process, like ucarp). */
 export function defaultControlFor(ifname: string, vhid: number): string {

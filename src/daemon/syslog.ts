@@ -1,12 +1,14 @@
 // Syslog output (ucarp --facility): log lines also go to the local syslog socket (/dev/log, or
-// $CARP_SYSLOG_SOCKET), with the facility and a priority per line. Node has no unix datagram sockets,
-// so one long-lived util-linux `logger` child does the writing: it reads "<PRI>message" lines on its
-// stdin (--prio-prefix) and exits when that pipe closes, i.e. with the daemon. When the socket does not
-// exist, syslog output is skipped (the daemon says so once, at debug level).
-import { spawn, type ChildProcess } from "node:child_process";
+// $CARP_SYSLOG_SOCKET), with the facility and a priority per line. One unix datagram socket from the
+// carp_io addon stays open between lines (no `logger` child); each line is one RFC 3164 datagram
+// "<PRI>Mmm dd hh:mm:ss tag[pid]: message", as logger(1) sends to a local socket. When the socket does
+// not exist, syslog output is skipped (the daemon says so once, at debug level); so it is when stdout is
+// the systemd journal, which has every line already. A send that fails (syslog daemon restarting, queue
+// full) drops that line only.
 import { existsSync } from "node:fs";
 
-import type { LogLevel } from "./log.js";
+import { DatagramSender } from "../host/sys.js";
+import { syslogSkipReason, type LogLevel } from "./log.js";
 
 const FACILITY_CODES: Record<string, number> = {
   kern: 0, user: 1, mail: 2, daemon: 3, auth: 4, syslog: 5, lpr: 6, news: 7, uucp: 8, cron: 9, authpriv: 10, ftp: 11,
@@ -21,63 +23,50 @@ export function syslogPri(facility: string, level: LogLevel): number {
   return (FACILITY_CODES[facility] ?? FACILITY_CODES.daemon) * 8 + SEVERITY[level];
 }
 
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/** The RFC 3164 timestamp "Mmm dd hh:mm:ss" (local time, day padded with a space). */
+export function syslogTimestamp(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, " ")} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
 export class SyslogWriter {
-  private child: ChildProcess | null = null;
-  private broken = false;
+  private readonly sender: DatagramSender;
+  /** Lines that could not be sent. */
+  dropped = 0;
 
   private constructor(
     readonly facility: string,
     readonly socket: string,
     private readonly tag: string,
-  ) {}
+  ) {
+    this.sender = new DatagramSender(socket);
+  }
 
   /**
    * A writer for `facility`, or a reason why there is none ("none" facility, socket missing).
-   * socket: default $CARP_SYSLOG_SOCKET or /dev/log.
+   * socket: default $CARP_SYSLOG_SOCKET or /dev/log ("@name" = an abstract socket).
    */
   static open(facility: string, opts: { socket?: string; tag?: string } = {}): SyslogWriter | { skipped: string } {
     if (facility === "none") return { skipped: "facility none" };
+    const journal = syslogSkipReason(); // under systemd: once, in the journal, not twice
+    if (journal) return { skipped: journal };
     if (!(facility in FACILITY_CODES)) return { skipped: `unknown facility ${facility}` };
     const socket = opts.socket ?? (process.env.CARP_SYSLOG_SOCKET || DEFAULT_SYSLOG_SOCKET);
-    if (!existsSync(socket)) return { skipped: `${socket} does not exist` };
+    if (!socket.startsWith("@") && !existsSync(socket)) return { skipped: `${socket} does not exist` };
     return new SyslogWriter(facility, socket, opts.tag ?? "carp");
   }
 
-  private start(): ChildProcess | null {
-    if (this.broken) return null;
-    if (this.child) return this.child;
-    const c = spawn("logger", ["--prio-prefix", `--id=${process.pid}`, "-t", this.tag, "-u", this.socket, "--socket-errors=off"], {
-      stdio: ["pipe", "ignore", "ignore"],
-      detached: true, // not killed by a Ctrl-C to our group: the daemon's last lines still get out
-    });
-    c.on("error", () => (this.broken = true)); // no logger binary: stdout keeps working
-    c.on("exit", () => (this.child = null));
-    c.stdin!.on("error", () => undefined);
-    c.unref();
-    (c.stdin as unknown as { unref?: () => void }).unref?.();
-    this.child = c;
-    return c;
-  }
-
   write(level: LogLevel, msg: string): void {
-    const c = this.start();
-    if (!c?.stdin?.writable) return;
     // One line per entry: embedded newlines would start a new, prefix-less message.
-    c.stdin.write(`<${syslogPri(this.facility, level)}>${msg.replace(/[\r\n]+/g, " ")}\n`);
+    const line = `<${syslogPri(this.facility, level)}>${syslogTimestamp(new Date())} ${this.tag}[${process.pid}]: ${msg.replace(/[\r\n]+/g, " ")}`;
+    if (!this.sender.send(line).ok) this.dropped++;
   }
 
-  /** Flushes what was written and lets the logger exit. */
+  /** Closes the socket (every line was sent synchronously). */
   close(): Promise<void> {
-    const c = this.child;
-    this.child = null;
-    if (!c) return Promise.resolve();
-    return new Promise((res) => {
-      const t = setTimeout(res, 1000);
-      c.on("exit", () => {
-        clearTimeout(t);
-        res();
-      });
-      c.stdin?.end();
-    });
+    this.sender.close();
+    return Promise.resolve();
   }
 }
