@@ -16,7 +16,7 @@
 // ours ÷ the best baseline. Target: ≥ 2× on packets/s and on CPU per packet.
 //   node bench/io-flood.mjs [--seconds 3] [--family 4|6] [--rounds 10] [--backlog 4000] [--pings 200] [--only a,b]
 //   node bench/io-flood.mjs --latency-only [--rounds 6] [--pings 100] [--only a,b]   (receivers take turns)
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -27,6 +27,23 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 const here = fileURLToPath(import.meta.url);
 const repo = join(dirname(here), "..");
 const require = createRequire(import.meta.url);
+
+// The two baselines are benchmark-only npm packages, kept out of the project's dependencies: the first
+// run that needs them installs them into bench/.deps (cap compiles against libpcap-dev).
+const depsDir = join(repo, "bench", ".deps");
+const depsRequire = createRequire(join(depsDir, "node_modules", "index.js"));
+const BASELINES = { "raw-socket": "^1.8.1", cap: "^0.2.1" };
+
+function ensureBaselines(kinds) {
+  const want = Object.keys(BASELINES).filter((k) => kinds.includes(k));
+  if (want.every((k) => existsSync(join(depsDir, "node_modules", k, "package.json")))) return;
+  console.error(`io-flood: installing the baselines (${Object.keys(BASELINES).join(", ")}) into bench/.deps, once`);
+  mkdirSync(depsDir, { recursive: true });
+  const pkg = { private: true, dependencies: BASELINES, allowScripts: Object.fromEntries(Object.keys(BASELINES).map((k) => [k, true])) };
+  writeFileSync(join(depsDir, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
+  const r = spawnSync("npm", ["install", "--no-audit", "--no-fund", "--prefix", depsDir], { stdio: ["ignore", "ignore", "inherit"] });
+  if (r.status !== 0) throw new Error("installing the baselines into bench/.deps failed (cap needs libpcap-dev and g++)");
+}
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : dflt;
@@ -124,7 +141,7 @@ async function receiver(kind, root, family) {
     };
     close = () => s.close();
   } else if (kind === "raw-socket") {
-    const raw = require("raw-socket");
+    const raw = depsRequire("raw-socket");
     const s = raw.createSocket({
       protocol: 112,
       addressFamily: family === 4 ? raw.AddressFamily.IPv4 : raw.AddressFamily.IPv6,
@@ -154,7 +171,7 @@ async function receiver(kind, root, family) {
     });
     close = () => s.close();
   } else if (kind === "cap") {
-    const { Cap } = require("cap");
+    const { Cap } = depsRequire("cap");
     const c = new Cap();
     const buf = Buffer.alloc(65535);
     c.open("eth0", family === 4 ? "ip proto 112" : "ip6 proto 112", RCVBUF, buf);
@@ -387,6 +404,7 @@ async function main() {
   try {
     const kinds = arg("only") ? arg("only").split(",") : ["ours", "ours-ring", "ours-ring-batch", "ours-capture", "ours-capture-batch", "raw-socket", "cap"];
     const famArgs = ["--root", root, "--family", String(family)];
+    ensureBaselines(kinds);
     if (process.argv.includes("--latency-only")) {
       await latencyOnly(topo, kinds, famArgs);
       return;

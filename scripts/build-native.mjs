@@ -1,38 +1,31 @@
 #!/usr/bin/env node
-// Builds the C++ addon (native/) with node-gyp. libpcap headers are the one system dependency:
-// when they are missing we install libpcap-dev with apt if we are root, or stop with one line.
+// Builds the C++ addons (native/) from source with node-gyp into build/Release. Needs only a C++
+// toolchain (g++, make, python3): libpcap is loaded at run time (native/io/pcap_dl.h), no headers.
+// Exit 1 with one line when the build fails, 3 when the toolchain is missing (scripts/install.mjs
+// tells the two apart).
 import { existsSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { createRequire } from "node:module";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const quiet = { stdio: ["ignore", "inherit", "inherit"] };
+export const TOOLCHAIN_HINT = "apt-get install g++ make python3";
 
-function fail(msg) {
-  process.stderr.write(`node-carp: ${msg}\n`);
-  process.exit(1);
+function runs(cmdline) {
+  const [cmd, ...args] = cmdline.trim().split(/\s+/);
+  const r = spawnSync(cmd, [...args, "--version"], { stdio: "ignore" });
+  return !r.error && r.status === 0;
 }
 
-function havePcapHeaders() {
-  return ["/usr/include/pcap.h", "/usr/include/pcap/pcap.h", "/usr/local/include/pcap.h"].some(existsSync);
-}
-
-if (!havePcapHeaders()) {
-  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
-  const apt = spawnSync("sh", ["-c", "command -v apt-get"], { encoding: "utf8" });
-  if (!isRoot || apt.status !== 0) {
-    fail("libpcap headers not found: install the libpcap-dev package (e.g. apt-get install libpcap-dev) and retry");
-  }
-  process.stderr.write("node-carp: installing libpcap-dev with apt-get\n");
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  let r = spawnSync("apt-get", ["install", "-y", "libpcap-dev"], { ...quiet, env });
-  if (r.status !== 0) {
-    spawnSync("apt-get", ["update"], { ...quiet, env });
-    r = spawnSync("apt-get", ["install", "-y", "libpcap-dev"], { ...quiet, env });
-  }
-  if (r.status !== 0 || !havePcapHeaders()) fail("could not install libpcap-dev with apt-get: install it by hand and retry");
+/** Names of the build tools that are missing or unusable (honours CXX and CC as make does). */
+export function missingTools(env = process.env) {
+  const missing = [];
+  if (!runs(env.CXX || "g++")) missing.push(env.CXX ? `CXX=${env.CXX}` : "g++");
+  if (env.CC && !runs(env.CC)) missing.push(`CC=${env.CC}`);
+  if (!runs("make")) missing.push("make");
+  if (!runs("python3")) missing.push("python3");
+  return missing;
 }
 
 function nodeGyp() {
@@ -43,7 +36,7 @@ function nodeGyp() {
     const req = createRequire(import.meta.url);
     return [process.execPath, req.resolve("node-gyp/bin/node-gyp.js")];
   } catch {
-    fail("node-gyp not found: run npm install (it is a dev dependency) or install node-gyp globally");
+    return null;
   }
 }
 
@@ -55,6 +48,22 @@ function nodedirArgs() {
   return existsSync(join(prefix, "include", "node", "node_api.h")) ? [`--nodedir=${prefix}`] : [];
 }
 
-const [cmd, ...pre] = nodeGyp();
-const r = spawnSync(cmd, [...pre, "rebuild", ...nodedirArgs()], { cwd: root, stdio: "inherit" });
-if (r.status !== 0) fail("building the native addon failed (see the compiler output above)");
+/** Runs the source build; returns { code, message } (code 0 = built). */
+export function buildFromSource({ stdio = "inherit" } = {}) {
+  const missing = missingTools();
+  if (missing.length > 0) {
+    return { code: 3, message: `cannot build the native addons: ${missing.join(", ")} not usable (${TOOLCHAIN_HINT})` };
+  }
+  const gyp = nodeGyp();
+  if (!gyp) return { code: 1, message: "node-gyp not found: run npm install (it is a dev dependency) or install node-gyp globally" };
+  const [cmd, ...pre] = gyp;
+  const r = spawnSync(cmd, [...pre, "rebuild", ...nodedirArgs()], { cwd: root, stdio });
+  if (r.status !== 0) return { code: 1, message: "building the native addons failed (see the compiler output above)" };
+  return { code: 0, message: "" };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { code, message } = buildFromSource();
+  if (code !== 0) process.stderr.write(`node-carp: ${message}\n`);
+  process.exit(code);
+}

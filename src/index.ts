@@ -35,3 +35,10 @@ export { VipManager, VipWatcher } from "./host/vips.js";
 export { LinkWatcher, queryLink } from "./host/link.js";
 export { HookRunner } from "./host/hooks.js";
 export { DevdRunner, parseDevdConf } from "./host/devd.js";
+
+// Inspector: frame decoding and the per-vhid analysis behind `carp inspect` (the Analyzer is also
+// importable alone as "node-carp/inspect"), and pcap/pcapng reading and writing.
+export { Analyzer, type AnalyzerOptions, type AdvertFacts } from "./inspect/analyzer.js";
+export { decodeFrame, type Decoded } from "./inspect/decode.js";
+export type { Row, Announcement, Problem, Severity, SummaryView, VhidView } from "./inspect/types.js";
+export { readCapture, readCaptureSync, encodePcap, PcapWriter, type CapturePacket, type CaptureError } from "./protocol/pcap.js";
