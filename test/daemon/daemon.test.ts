@@ -5,6 +5,7 @@ import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "no
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { canUseNetns, labScope, REPO, sleep, waitFor, type Lab, type LabHost, type Proc } from "../helpers/netns.js";
+import { requires } from "../helpers/require.js";
 
 const VIP = "198.51.100.100";
 const MASTER_DOWN_20 = 3000 + (20 * 1000) / 256;
@@ -58,7 +59,8 @@ function sendAdverts(h: LabHost, password: string, ttl: number, count: number): 
   h.exec("env", [`PW=${password}`, `TTL=${ttl}`, `N=${count}`, process.execPath, "--input-type=module", "-e", code]);
 }
 
-describe.skipIf(!canUseNetns()).concurrent("carp run, ours <-> ours", () => {
+describe.concurrent("carp run, ours <-> ours", () => {
+  requires("netns", "ours");
   test("lower advskew wins, VIP answers from the master only, SIGKILL failover, stale VIP cleanup, preempt returns", async () => {
     const l = lab(3, "da");
     const [a, b, obs] = l.hosts;
@@ -412,7 +414,8 @@ describe.skipIf(!canUseNetns()).concurrent("carp run, ours <-> ours", () => {
   });
 });
 
-describe.skipIf(!canUseNetns())("carp run, bad input: one line naming the flag, exit 2", () => {
+describe("carp run, bad input: one line naming the flag, exit 2", () => {
+  requires("netns", "ours", "setpriv");
   test("carp status / set without a daemon: one line, exit 1; bad set flags exit 2", () => {
     const h = l!.hosts[0];
     const st = h.carpSync(["status", "--control", join(tmp, "nobody.sock")]);

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { canUseNetns, createLab, sleep, waitFor, type Lab, type LabHost } from "../helpers/netns.js";
+import { createLab, sleep, waitFor, type Lab, type LabHost } from "../helpers/netns.js";
+import { requires } from "../helpers/require.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "carp-nomcast-"));
 const labs: Lab[] = [];
@@ -20,7 +21,8 @@ const run = (h: LabHost, skew: number, extra: string[]) =>
 
 const mac = (h: LabHost) => (JSON.parse(h.exec("ip", ["-j", "link", "show", "dev", "eth0"])) as Array<{ address: string }>)[0].address;
 
-describe.skipIf(!canUseNetns())("--nomcast", () => {
+describe("--nomcast", () => {
+  requires("netns");
   test("adverts leave as Ethernet broadcast to IP 224.0.0.18; a -M backup hears them and stays BACKUP", async () => {
     const l = createLab({ hosts: 3, prefix: "nm" });
     labs.push(l);

@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { canUseNetns, createLab, type Lab } from "../helpers/netns.js";
+import { createLab, type Lab } from "../helpers/netns.js";
+import { requires } from "../helpers/require.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "carp-rtprio-"));
 const labs: Lab[] = [];
@@ -19,7 +20,8 @@ function policy(pid: number): { policy: number; rtprio: number } {
   return { rtprio: Number(f[37]), policy: Number(f[38]) };
 }
 
-describe.skipIf(!canUseNetns())("CARP_RTPRIO", () => {
+describe("CARP_RTPRIO", () => {
+  requires("netns");
   test("runs the daemon SCHED_FIFO at the given priority; default stays SCHED_OTHER; bad value exits 2", async () => {
     const l = createLab({ hosts: 1, prefix: "rt" });
     labs.push(l);

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it, test } from "vitest";
 
 import { SyslogWriter, syslogPri } from "../../src/daemon/syslog.js";
-import { canUseNetns, createLab, waitFor, type Lab } from "../helpers/netns.js";
+import { createLab, waitFor, type Lab } from "../helpers/netns.js";
+import { requires } from "../helpers/require.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "carp-syslog-"));
 const procs: ChildProcess[] = [];
@@ -63,7 +64,8 @@ describe("SyslogWriter", () => {
   });
 });
 
-describe.skipIf(!canUseNetns())("carp run --facility", () => {
+describe("carp run --facility", () => {
+  requires("netns", "ours");
   test("a daemon logs its transitions to syslog (and still to stdout); -f none does not", async () => {
     const d = await fakeSyslogd("s2");
     const l = createLab({ hosts: 1, prefix: "sl" });

@@ -7,9 +7,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Lab, type LabHost } from "../../src/lab/topology.js";
 import { cliMain, ensureBuilt, jsonLines } from "./helpers.js";
+import { requires } from "../helpers/require.js";
 
 const UCARP = "/usr/sbin/ucarp";
-const canRun = process.getuid?.() === 0 && existsSync(UCARP);
 
 const addr = { a: "198.51.100.1", b: "198.51.100.2", c: "198.51.100.3" };
 const VIP = "198.51.100.100";
@@ -82,7 +82,8 @@ function send(args: string[]) {
   return spawnSync("ip", ["netns", "exec", H.c.ns, process.execPath, cliMain, "send", "--interface", H.c.ifname, ...args], { encoding: "utf8" });
 }
 
-describe.skipIf(!canRun)("live: ucarp nodes on a bridge, inspector and sender in a third namespace", () => {
+describe("live: ucarp nodes on a bridge, inspector and sender in a third namespace", () => {
+  requires("netns", "ucarp", "tcpdump");
   beforeAll(() => {
     ensureBuilt();
     lab = Lab.create();

@@ -4,7 +4,8 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { canUseNetns, labScope, sleep, UCARP, waitFor, type LabHost, type Proc } from "../helpers/netns.js";
+import { labScope, sleep, UCARP, waitFor, type LabHost, type Proc } from "../helpers/netns.js";
+import { requires } from "../helpers/require.js";
 
 const VIP = "198.51.100.100";
 const MASTER_DOWN_20 = 3000 + (20 * 1000) / 256;
@@ -54,7 +55,8 @@ function reach(h: LabHost, addr: string): boolean {
   return h.tryExec(process.execPath, ["-e", code]).code === 0;
 }
 
-describe.skipIf(!canUseNetns() || !existsSync(UCARP)).concurrent("carp run <-> ucarp", () => {
+describe.concurrent("carp run <-> ucarp", () => {
+  requires("netns", "ucarp", "ours");
   test("ucarp MASTER (advskew 10), ours BACKUP (20); SIGKILL ucarp -> ours takes over within master-down + 50 ms", async () => {
     const l = lab(3, "ua");
     const [u, o, obs] = l.hosts;

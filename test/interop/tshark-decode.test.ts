@@ -1,7 +1,7 @@
 // Our encoder against an independent dissector: tshark decodes adverts we built (Ethernet + IPv4/IPv6,
 // passwords, several VIPs, OpenBSD demote byte) and must agree on every field and on the checksum.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -10,6 +10,7 @@ import { CarpAuth } from "../../src/protocol/hmac.js";
 import { buildIpv4, buildIpv6 } from "../../src/protocol/ip.js";
 import { CARP_MAC_V4, CARP_MAC_V6, DLT_EN10MB, buildEthernet } from "../../src/protocol/link.js";
 import { encodePcap } from "../../src/protocol/pcap.js";
+import { requires, unmet } from "../helpers/require.js";
 
 const TSHARK = "/usr/bin/tshark";
 
@@ -56,7 +57,8 @@ const fields = [
   "carp.counter", "carp.checksum.status", "carp.hmac", "ip.checksum.status",
 ];
 
-describe.skipIf(!existsSync(TSHARK))("tshark decodes our adverts", () => {
+describe("tshark decodes our adverts", () => {
+  requires("tshark");
   const dir = mkdtempSync(join(tmpdir(), "carp-tshark-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -94,9 +96,10 @@ describe.skipIf(!existsSync(TSHARK))("tshark decodes our adverts", () => {
     });
   });
 
-  it.skipIf(!existsSync("/usr/bin/tcpdump") && !existsSync("/usr/sbin/tcpdump"))(
+  it(
     "tcpdump -v -T carp agrees on vhid/advbase/advskew/counter and flags only the control's checksum",
     () => {
+      expect(unmet("tcpdump")).toBeNull();
       const built = cases.map(frameOf);
       const file = join(dir, "ours-tcpdump.pcap");
       writeFileSync(file, encodePcap(built.map((b, i) => ({ time: 1_700_000_000 + i, data: b.frame })), DLT_EN10MB));

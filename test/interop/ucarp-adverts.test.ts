@@ -12,9 +12,9 @@ import { buildIpv4 } from "../../src/protocol/ip.js";
 import { buildEthernet, parseFrame } from "../../src/protocol/link.js";
 import { readCaptureSync } from "../../src/protocol/pcap.js";
 import { receiveCarp } from "../../src/protocol/receive.js";
+import { requires } from "../helpers/require.js";
 
 const UCARP = "/usr/sbin/ucarp";
-const canRun = process.getuid?.() === 0 && existsSync(UCARP) && existsSync("/usr/bin/tcpdump");
 
 let lab: Lab | undefined;
 let A: LabHost; // ucarp side
@@ -36,7 +36,8 @@ async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
   return cond();
 }
 
-describe.skipIf(!canRun)("ucarp interop (network namespaces)", () => {
+describe("ucarp interop (network namespaces)", () => {
+  requires("netns", "ucarp", "tcpdump");
   let frames: Buffer[] = [];
   let linktype = 0;
 

@@ -1,5 +1,5 @@
-// Smoke test of the scale benchmark's quick mode (it drives the lab): it runs, measures every
-// implementation that is installed, and writes its JSON. Speed is judged in bench/, not here.
+// Smoke test of the scale benchmark's quick mode (it drives the lab): it runs, measures
+// ours and ucarp, and writes its JSON. Speed is judged in bench/, not here.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -7,16 +7,17 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
-import { oursAvailable, which } from "../../src/lab/index.js";
+import { requires } from "../helpers/require.js";
 
 const repo = fileURLToPath(new URL("../../", import.meta.url));
 
-describe.skipIf(!oursAvailable() || !which("tcpdump"))("bench/scale.mjs --quick", () => {
-  it("measures our node (and ucarp when installed) with 16 vhids and writes JSON", () => {
+describe("bench/scale.mjs --quick", () => {
+  requires("netns", "ours", "tcpdump", "ucarp");
+  it("measures our node and ucarp with 16 vhids and writes JSON", () => {
     const dir = mkdtempSync(join(tmpdir(), "carp-scaletest-"));
     try {
       const out = join(dir, "scale.json");
-      const only = which("ucarp") ? "ours,ucarp" : "ours";
+      const only = "ours,ucarp";
       const r = spawnSync(process.execPath, [join(repo, "bench/scale.mjs"), "--quick", "--seconds", "3", "--only", only, "--json", out], { encoding: "utf8", timeout: 90_000 });
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/\| ours \| 16 \|/);

@@ -5,10 +5,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 
-import { Lab, cleanupPrefix, listNamespaces, uniquePrefix, which } from "../../src/lab/index.js";
+import { Lab, cleanupPrefix, listNamespaces, uniquePrefix } from "../../src/lab/index.js";
 import { AdvertCapture, intervals, measureTakeover, parseTcpdumpLine } from "../../src/lab/capture.js";
-import { LabNode, findVhidState, oursAvailable, stateFromLogLine } from "../../src/lab/nodes.js";
+import { LabNode, findVhidState, stateFromLogLine } from "../../src/lab/nodes.js";
 import { until } from "../../src/lab/sys.js";
+import { requires, unmet } from "../helpers/require.js";
 
 const labs: Lab[] = [];
 function newLab(): Lab {
@@ -50,7 +51,8 @@ describe("topology", () => {
     expect(await until(() => a.resolve("198.51.100.2"), 3000)).toBe(b.mac);
   });
 
-  it.skipIf(!which("nft"))("partitions and 100% loss drop frames on the bridge; heal restores", async () => {
+  it("partitions and 100% loss drop frames on the bridge; heal restores", async () => {
+    expect(unmet("nft")).toBeNull();
     const lab = newLab();
     const a = lab.addHost("a", { addrs: ["198.51.100.1/24"] });
     const b = lab.addHost("b", { addrs: ["198.51.100.2/24"] });
@@ -115,7 +117,8 @@ describe("topology", () => {
   });
 });
 
-describe.skipIf(!which("ucarp") || !which("tcpdump"))("ucarp in the lab", () => {
+describe("ucarp in the lab", () => {
+  requires("ucarp", "tcpdump");
   it("elects one master, and on a crash the backup takes over after the master-down time", async () => {
     const lab = newLab();
     const h1 = lab.addHost("h1", { addrs: ["198.51.100.11/24"] });
@@ -150,7 +153,8 @@ describe.skipIf(!which("ucarp") || !which("tcpdump"))("ucarp in the lab", () => 
     expect(existsSync(`${lab.dir}/run.pcap`)).toBe(true);
   });
 
-  it.skipIf(!which("nft"))("a partition makes both sides master; healing leaves one", async () => {
+  it("a partition makes both sides master; healing leaves one", async () => {
+    expect(unmet("nft")).toBeNull();
     const lab = newLab();
     const h1 = lab.addHost("h1", { addrs: ["198.51.100.11/24"] });
     const h2 = lab.addHost("h2", { addrs: ["198.51.100.12/24"] });
@@ -168,7 +172,8 @@ describe.skipIf(!which("ucarp") || !which("tcpdump"))("ucarp in the lab", () => 
   });
 });
 
-describe.skipIf(!which("keepalived"))("keepalived in the lab", () => {
+describe("keepalived in the lab", () => {
+  requires("keepalived");
   it("elects the higher priority as master and fails over to the other", async () => {
     const lab = newLab();
     const h1 = lab.addHost("k1", { addrs: ["198.51.100.21/24"] });
@@ -188,7 +193,8 @@ describe.skipIf(!which("keepalived"))("keepalived in the lab", () => {
   });
 });
 
-describe.skipIf(!oursAvailable() || !which("tcpdump"))("our node in the lab", () => {
+describe("our node in the lab", () => {
+  requires("ours", "tcpdump");
   it("reports state through carp status, hands over on carp set, and stops cleanly", async () => {
     const lab = newLab();
     const h1 = lab.addHost("c1", { addrs: ["198.51.100.31/24"] });

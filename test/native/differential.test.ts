@@ -25,6 +25,7 @@ import {
   type BatchFields,
 } from "../../src/protocol/native-codec.js";
 import type { PeerSemantics } from "../../src/protocol/types.js";
+import { requires } from "../helpers/require.js";
 
 const native = nativeCodecAvailable();
 const initialImpl = nativeSha1Impl();
@@ -97,7 +98,8 @@ const packetCase = fc.record({
   otherVhid: rarely(fc.nat(255), 8),
 });
 
-describe.skipIf(!native)("native vs TypeScript codec", () => {
+describe("native vs TypeScript codec", () => {
+  requires("native");
   afterAll(() => {
     if (initialImpl) setNativeSha1Impl(initialImpl);
   });
