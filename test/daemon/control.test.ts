@@ -48,7 +48,7 @@ describe("control socket", () => {
       expect(statSync(path).mode & 0o777).toBe(0o600);
       const st = await controlRequest(path, { op: "status" });
       expect(st.ok).toBe(true);
-      expect((st as { status: { pid: number; vhids: unknown[] } }).status).toMatchObject({ pid: process.pid, vhids: [] });
+      expect(st.ok && st.status).toMatchObject({ pid: process.pid, vhids: [] });
       const bad = await controlRequest(path, { op: "set", vhid: 3, advskew: 5 });
       expect(bad).toEqual({ ok: false, error: "--vhid: no vhid 3 configured", kind: "usage" });
       expect(JSON.parse(await raw(path, "not json\n"))).toMatchObject({ ok: false, error: "request is not JSON" });
