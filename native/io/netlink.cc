@@ -116,7 +116,7 @@ const char* OperState(int s) {
   }
 }
 
-// RTM_NEWLINK/DELLINK -> { ifindex, name, mac, flags, up, running, lowerUp, operstate, mtu, type,
+// RTM_NEWLINK/DELLINK -> { ifindex, name, mac, flags, up, running, lowerUp, operstate, mtu, linkType,
 // promoteSecondaries? }.
 Napi::Object ParseLink(Napi::Env env, nlmsghdr* h) {
   auto* ifi = static_cast<ifinfomsg*>(NLMSG_DATA(h));
@@ -126,7 +126,7 @@ Napi::Object ParseLink(Napi::Env env, nlmsghdr* h) {
   o.Set("up", Napi::Boolean::New(env, (ifi->ifi_flags & IFF_UP) != 0));
   o.Set("running", Napi::Boolean::New(env, (ifi->ifi_flags & IFF_RUNNING) != 0));
   o.Set("lowerUp", Napi::Boolean::New(env, (ifi->ifi_flags & IFF_LOWER_UP) != 0));
-  o.Set("type", Napi::Number::New(env, ifi->ifi_type));
+  o.Set("linkType", Napi::Number::New(env, ifi->ifi_type));
   o.Set("mac", env.Null());
   int len = IFLA_PAYLOAD(h);
   for (auto* a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {

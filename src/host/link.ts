@@ -1,13 +1,14 @@
-// Link state of a vhid's parent interface. Source: `ip -o monitor link` (netlink events through a child
-// process, so it also works for interfaces inside another network namespace, where /sys/class/net is not
-// ours to read), plus one `ip -j link show` at start. "Up" means what ucarp's IFF_RUNNING test and the
-// kernels' carp_linkstate mean: administratively UP and carrier present (LOWER_UP), operstate not DOWN.
-// With ignoreIfState (ucarp -S) the link is always reported up and no events are emitted.
-// If the monitor dies, the watcher falls back to polling once a second and says so through "error".
-import type { ChildProcess } from "node:child_process";
+// Link state of a vhid's parent interface, from rtnetlink: one query at start, then the process's one
+// netlink subscription (NetlinkEvents, shared with the address watchers; no `ip monitor` child). Works
+// for interfaces in another network namespace too (tests), where /sys/class/net is not ours to read.
+// "Up" means what ucarp's IFF_RUNNING test and the kernels' carp_linkstate mean: administratively UP and
+// carrier present (LOWER_UP), operstate not DOWN. With ignoreIfState (ucarp -S) the link is always
+// reported up and no events are emitted. If the kernel drops events (ENOBUFS) the link is queried again;
+// if no subscription can be opened the watcher polls once a second and says so through "error".
 import { EventEmitter } from "node:events";
-import { createInterface } from "node:readline";
-import { type IpOptions, runIp, spawnMonitor, stopMonitor } from "./vips.js";
+
+import { type LinkInfo, Netlink, NetlinkEvents, type NetlinkEvent } from "./netlink.js";
+import type { IpOptions } from "./vips.js";
 
 export interface LinkStatus {
   up: boolean;
@@ -28,44 +29,34 @@ export function linkStatusFrom(flags: string[], operstate: string | undefined): 
   return st;
 }
 
-/** Parses one `ip -o monitor link` line for `ifname`; null if it is about another interface. */
-export function parseLinkMonitorLine(line: string, ifname: string): LinkStatus | null {
-  const m = /^(Deleted\s+)?\d+:\s+([^:\s]+):\s+<([^>]*)>(.*)$/.exec(line.trim());
-  if (!m) return null;
-  if (m[2].replace(/@.*$/, "") !== ifname) return null;
-  if (m[1]) return { up: false, reason: "no such interface", flags: [] };
-  const state = /\bstate\s+(\S+)/.exec(m[4])?.[1];
-  return linkStatusFrom(m[3].split(",").filter(Boolean), state);
+/** LinkStatus of a netlink link. */
+export function linkStatusOf(l: LinkInfo): LinkStatus {
+  const flags = [...(l.up ? ["UP"] : []), ...(l.running ? ["RUNNING"] : []), ...(l.lowerUp ? ["LOWER_UP"] : ["NO-CARRIER"])];
+  return linkStatusFrom(flags, l.operstate);
 }
 
 export async function queryLink(ifname: string, o: IpOptions = {}): Promise<LinkStatus> {
-  const r = await runIp(["-j", "link", "show", "dev", ifname], o, `link ${ifname}`);
+  const r = Netlink.for(o.netns).link(ifname);
   if (!r.ok) return { up: false, reason: r.code === "ENODEV" ? "no such interface" : r.error, flags: [] };
-  try {
-    const [l] = JSON.parse(r.value) as Array<{ flags: string[]; operstate?: string }>;
-    return linkStatusFrom(l.flags, l.operstate);
-  } catch {
-    return { up: false, reason: "unparsable ip -j output", flags: [] };
-  }
+  return linkStatusOf(r.value);
 }
 
 export interface LinkWatchOptions extends IpOptions {
   ignoreIfState?: boolean;
-  /** Fallback polling interval when the monitor is unavailable. Default 1000 ms. */
+  /** Fallback polling interval when no subscription is available. Default 1000 ms. */
   pollMs?: number;
 }
 
 /**
- * Emits "change" (LinkStatus) whenever the parent goes up or down, and "error" (string) on monitor
+ * Emits "change" (LinkStatus) whenever the parent goes up or down, and "error" (string) on subscription
  * trouble. `status` always holds the latest known state.
  */
 export class LinkWatcher extends EventEmitter {
   status: LinkStatus = { up: false, reason: "not started", flags: [] };
-  private child: ChildProcess | null = null;
+  private sub: NetlinkEvents | null = null;
   private poll: NodeJS.Timeout | null = null;
   private stopped = false;
-  /** Events before the initial query are folded into it (no "change" for the initial state). */
-  private ready = false;
+  private readonly onEvent = (e: NetlinkEvent) => this.handle(e);
 
   constructor(
     readonly ifname: string,
@@ -75,66 +66,63 @@ export class LinkWatcher extends EventEmitter {
   }
 
   private update(s: LinkStatus): void {
-    if (this.o.ignoreIfState || !this.ready) return;
+    if (this.o.ignoreIfState || this.stopped) return;
     const changed = s.up !== this.status.up;
     this.status = s;
     if (changed) this.emit("change", s);
   }
 
-  /** Starts watching; resolves with the initial state (no "change" event for it). */
-  async start(settleMs = 150): Promise<LinkStatus> {
+  /**
+   * Starts watching; resolves with the initial state (no "change" event for it). `_settleMs` is accepted
+   * for compatibility and unused: the subscription exists before the query, so no change is lost.
+   */
+  async start(_settleMs?: number): Promise<LinkStatus> {
     this.stopped = false;
-    this.ready = false;
     if (this.o.ignoreIfState) {
       this.status = { up: true, reason: "ignoreifstate", flags: [] };
       return this.status;
     }
-    // Monitor first, then query, so no change between the two is lost.
-    this.startMonitor();
-    await new Promise((r) => setTimeout(r, settleMs));
+    const s = NetlinkEvents.acquire(this.o.netns);
+    if (s.ok) {
+      this.sub = s.value;
+      this.sub.on("event", this.onEvent);
+    }
     this.status = await queryLink(this.ifname, this.o);
-    this.ready = true;
+    if (!s.ok) {
+      // Reported after start() returns, once the caller has had the chance to attach a listener.
+      setImmediate(() => this.emit("error", `link events: ${s.error}; polling instead`));
+      this.startPolling();
+    }
     return this.status;
   }
 
-  private startMonitor(): void {
-    const args = [...(this.o.netns ? ["-n", this.o.netns] : []), "-o", "monitor", "link"];
-    const child = spawnMonitor(this.o.ipPath ?? "ip", args);
-    this.child = child;
-    child.stdin!.on("error", () => undefined); // EPIPE if it died first: the exit handler reports it
-    let stderr = "";
-    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      const s = parseLinkMonitorLine(line, this.ifname);
-      if (s) this.update(s);
-    });
-    child.on("error", (e) => this.emit("error", `link monitor: ${e.message}`));
-    child.on("exit", (code, signal) => {
-      this.child = null;
-      if (this.stopped) return;
-      this.emit("error", `link monitor exited (${signal ?? code}): ${stderr.trim()}; polling instead`);
-      this.startPolling();
-    });
+  private handle(e: NetlinkEvent): void {
+    if (e.type === "overrun") {
+      void queryLink(this.ifname, this.o).then((s) => this.update(s));
+    } else if (e.type === "link" && e.link.name === this.ifname) {
+      this.update(e.kind === "del" ? { up: false, reason: "no such interface", flags: [] } : linkStatusOf(e.link));
+    }
   }
 
   private startPolling(): void {
     if (this.poll || this.stopped) return;
     this.poll = setInterval(() => {
-      void queryLink(this.ifname, this.o).then((s) => {
-        if (!this.stopped) this.update(s);
-      });
+      void queryLink(this.ifname, this.o).then((s) => this.update(s));
     }, this.o.pollMs ?? 1000);
   }
 
-  /** The pid of the monitor's wrapper shell (its process group), or null when not running. */
-  get monitorPid(): number | null {
-    return this.child?.pid ?? null;
+  /** Whether this watcher holds the shared netlink subscription (false when polling or stopped). */
+  get subscribed(): boolean {
+    return this.sub !== null;
   }
 
   stop(): void {
     this.stopped = true;
-    if (this.child) stopMonitor(this.child);
-    this.child = null;
+    if (this.sub) {
+      this.sub.off("event", this.onEvent);
+      this.sub.release();
+    }
+    this.sub = null;
     if (this.poll) clearInterval(this.poll);
     this.poll = null;
   }

@@ -11,7 +11,8 @@ export interface NativeLink {
   up: boolean;
   running: boolean;
   lowerUp: boolean;
-  type: number;
+  /** ARPHRD_* (1 = Ethernet). */
+  linkType: number;
   operstate?: string;
   mtu?: number;
   promoteSecondaries?: boolean;
@@ -28,7 +29,7 @@ export interface NativeAddress {
 }
 
 export type NativeEvent =
-  | (NativeLink & { type: "link"; kind: "new" | "del"; ts: number; linkType?: number })
+  | (NativeLink & { type: "link"; kind: "new" | "del"; ts: number })
   | (NativeAddress & { type: "address"; kind: "new" | "del"; ts: number })
   | { type: "overrun"; ts: number };
 

@@ -1,102 +1,36 @@
-// Virtual addresses on Linux through iproute2 (`ip`). Design decisions:
+// Virtual addresses on Linux through rtnetlink (src/host/netlink.ts, no `ip` child). Design decisions:
 //  - Idempotent: adding an address that exists, or removing one that is absent, is success (changed=false).
+//    An add resolves after the kernel's ACK: when it says "added", the address exists.
 //  - Ownership: IPv4 VIPs get the label "<if>:carp<vhid>" (or "<if>:c<vhid>" when that exceeds the kernel's
-//    15-character IFNAMSIZ limit; no label if even that does not fit). iproute2 6.1 has no address `proto`
-//    attribute, so every VIP we add (IPv4 and IPv6) is also recorded in a small JSON state file (default
-//    /run/carp/vips.json, on tmpfs: it dies with the addresses at reboot). An address is ours if it carries
-//    our label or is in the state file.
-//  - IPv6 VIPs are added with `nodad`, so they are usable at once (no tentative phase during takeover).
-//  - Vanished VIPs: `VipWatcher` runs `ip -o monitor address` as a child process (netlink events, no
-//    polling) and emits "removed"/"added"; `present()` answers "is it still there" for a reconcile check.
-//  - Errors carry the reason: EPERM -> "needs root or CAP_NET_ADMIN", unknown interface, missing netns.
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+//    15-character IFNAMSIZ limit; no label if even that does not fit). Every VIP we add (IPv4 and IPv6) is
+//    also recorded in a small JSON state file (default /run/carp/carp.sock.vips.json, on tmpfs: it dies
+//    with the addresses at reboot). An address is ours if it carries our label or is in the state file.
+//  - IPv6 VIPs are added with IFA_F_NODAD, so they are usable at once (no tentative phase during takeover).
+//  - One vhid giving up its VIP must never take another vhid's VIP with it. When an interface has no
+//    address of its own in a VIP's subnet, the first VIP added there becomes the primary address and the
+//    later ones its secondaries; with promote_secondaries = 0 (the kernel's default outside systemd
+//    hosts) deleting that primary deletes every secondary of the subnet too. Like keepalived, we turn
+//    promote_secondaries on for an interface before adding an IPv4 VIP to it (a secondary is promoted
+//    instead of flushed) and leave it on. Alternatives rejected: /32 VIPs change the routes users expect;
+//    re-adding the flushed VIPs leaves them absent for a while (the defect this replaces).
+//  - Vanished VIPs: `VipWatcher` listens on the process's one netlink subscription and emits
+//    "removed"/"added"; `present()` answers "is it still there" for a reconcile check.
+//  - Errors carry the errno name: EPERM -> "needs root or CAP_NET_ADMIN", ENODEV, ENOENT (missing netns).
 import { EventEmitter } from "node:events";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { createInterface } from "node:readline";
 import type { VipAddress } from "../daemon/config.js";
+import { type AddressInfo, Netlink, NetlinkEvents, type NetlinkEvent } from "./netlink.js";
 
-export type IpErrorCode = "EPERM" | "ENODEV" | "ENOENT" | "EEXIST" | "EADDRNOTAVAIL" | "EINVAL" | "EIO";
+export type IpErrorCode = string;
 export type HostResult<T> = { ok: true; value: T } | { ok: false; code: IpErrorCode; error: string };
 
 export interface IpOptions {
-  /** Run inside this network namespace (`ip -n NS`). */
+  /** Work inside this network namespace (made by `ip netns add`, /run/netns/NAME); default ours. */
   netns?: string;
-  /** Path of the ip binary. Default "ip". */
-  ipPath?: string;
 }
 
 const IFNAMSIZ_MAX = 15;
-
-/** Classifies iproute2's stderr into an errno-like code with a human reason. */
-export function classifyIpError(stderr: string, context: string): { code: IpErrorCode; error: string } {
-  const s = stderr.trim().split("\n")[0] ?? "";
-  if (/Operation not permitted|Permission denied/i.test(stderr)) {
-    return { code: "EPERM", error: `${context}: ${s} (needs root or CAP_NET_ADMIN)` };
-  }
-  if (/Cannot find device|does not exist|No such device/i.test(stderr)) return { code: "ENODEV", error: `${context}: interface not found (${s})` };
-  if (/Cannot open network namespace/i.test(stderr)) return { code: "ENOENT", error: `${context}: ${s}` };
-  if (/File exists|already assigned/i.test(stderr)) return { code: "EEXIST", error: `${context}: ${s}` };
-  if (/Cannot assign requested address|address not found/i.test(stderr)) return { code: "EADDRNOTAVAIL", error: `${context}: ${s}` };
-  if (/Invalid argument|Error:/i.test(stderr)) return { code: "EINVAL", error: `${context}: ${s}` };
-  return { code: "EIO", error: `${context}: ${s || "ip failed"}` };
-}
-
-/** Runs `ip [-n ns] args…`; resolves with stdout or a classified error. Never rejects. */
-export function runIp(args: string[], o: IpOptions, context: string): Promise<HostResult<string>> {
-  const full = o.netns ? ["-n", o.netns, ...args] : args;
-  return new Promise((resolve) => {
-    execFile(o.ipPath ?? "ip", full, { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      if (!err) return resolve({ ok: true, value: stdout });
-      const e = err as NodeJS.ErrnoException;
-      if (e.code === "ENOENT") return resolve({ ok: false, code: "ENOENT", error: `${context}: ${o.ipPath ?? "ip"} not found (install iproute2)` });
-      resolve({ ok: false, ...classifyIpError(String(stderr), context) });
-    });
-  });
-}
-
-/**
- * Runs several `ip` commands in one process (`ip -force -batch -`): one fork for all VIPs of a vhid at
- * takeover. Resolves with one result per command (errors classified like runIp). Never rejects.
- */
-export function runIpBatch(cmds: string[][], o: IpOptions, context: string): Promise<Array<HostResult<null>>> {
-  const args = [...(o.netns ? ["-n", o.netns] : []), "-force", "-batch", "-"];
-  return new Promise((resolve) => {
-    const child = execFile(o.ipPath ?? "ip", args, { maxBuffer: 16 << 20 }, (err, _stdout, stderr) => {
-      const e = err as NodeJS.ErrnoException | null;
-      if (e && e.code === "ENOENT") {
-        const r = { ok: false as const, code: "ENOENT" as const, error: `${context}: ${o.ipPath ?? "ip"} not found (install iproute2)` };
-        return resolve(cmds.map(() => r));
-      }
-      // stderr: the error text of command N, then "Command failed -:N".
-      const failed = new Map<number, string>();
-      let buf: string[] = [];
-      for (const line of String(stderr).split("\n")) {
-        const m = /^Command failed -:(\d+)/.exec(line);
-        if (m) {
-          failed.set(Number(m[1]), buf.join("\n"));
-          buf = [];
-        } else if (line.trim()) buf.push(line);
-      }
-      if (e && failed.size === 0) {
-        // Failed before running anything (e.g. missing netns): every command failed the same way.
-        const c = classifyIpError(String(stderr), context);
-        return resolve(cmds.map(() => ({ ok: false as const, ...c })));
-      }
-      resolve(
-        cmds.map((cmd, i) => {
-          const text = failed.get(i + 1);
-          if (text === undefined) return { ok: true as const, value: null };
-          return { ok: false as const, ...classifyIpError(text, `${context}: ${cmd.join(" ")}`) };
-        }),
-      );
-    });
-    // ip may exit before reading its batch (e.g. a missing netns): EPIPE here must not crash the daemon;
-    // the exit callback above reports the failure.
-    child.stdin?.on("error", () => undefined);
-    child.stdin?.end(cmds.map((c) => c.join(" ")).join("\n") + "\n");
-  });
-}
 
 /** The label we give IPv4 VIPs, or undefined if no label fits in 15 characters. */
 export function vipLabel(ifname: string, vhid: number): string | undefined {
@@ -125,28 +59,31 @@ export interface PresentAddress {
   prefix: number;
   family: 4 | 6;
   label?: string;
+  /** IFA_F_* names (secondary, tentative, nodad, ...). */
+  flags?: string[];
 }
 
-/** All addresses (optionally of one interface), from `ip -j addr show`. */
+/** All addresses (optionally of one interface). */
 export async function listAddresses(o: IpOptions, ifname?: string): Promise<HostResult<PresentAddress[]>> {
-  const r = await runIp(["-j", "addr", "show", ...(ifname ? ["dev", ifname] : [])], o, ifname ? `list addresses of ${ifname}` : "list addresses");
+  const nl = Netlink.for(o.netns);
+  const links = nl.links();
+  if (!links.ok) return links;
+  const names = new Map(links.value.map((l) => [l.ifindex, l.name]));
+  let ifindex = 0;
+  if (ifname !== undefined) {
+    const l = links.value.find((x) => x.name === ifname);
+    if (!l) return { ok: false, code: "ENODEV", error: `list addresses of ${ifname}: interface not found` };
+    ifindex = l.ifindex;
+  }
+  const r = nl.addresses(ifindex);
   if (!r.ok) return r;
-  let data: Array<{ ifname: string; addr_info?: Array<{ family: string; local: string; prefixlen: number; label?: string }> }>;
-  try {
-    data = JSON.parse(r.value || "[]");
-  } catch {
-    return { ok: false, code: "EIO", error: "list addresses: unparsable `ip -j` output" };
-  }
-  const out: PresentAddress[] = [];
-  for (const link of data) {
-    for (const a of link.addr_info ?? []) {
-      if (a.family !== "inet" && a.family !== "inet6") continue;
-      const p: PresentAddress = { ifname: link.ifname, address: a.local, prefix: a.prefixlen, family: a.family === "inet" ? 4 : 6 };
-      if (a.label) p.label = a.label;
-      out.push(p);
-    }
-  }
-  return { ok: true, value: out };
+  return { ok: true, value: r.value.map((a) => present(a, names.get(a.ifindex) ?? `if${a.ifindex}`)) };
+}
+
+function present(a: AddressInfo, ifname: string): PresentAddress {
+  const p: PresentAddress = { ifname, address: a.address, prefix: a.prefix, family: a.family, flags: a.flags };
+  if (a.label) p.label = a.label;
+  return p;
 }
 
 export interface VipManagerOptions extends IpOptions {
@@ -172,9 +109,13 @@ const sameVip = (a: { ifname: string; address: string; prefix: number }, b: { if
 export class VipManager {
   readonly stateFile: string;
   private chain: Promise<unknown> = Promise.resolve();
+  private readonly nl: Netlink;
+  /** Interfaces (ifindex) whose promote_secondaries we have seen on or turned on. */
+  private readonly promoted = new Set<number>();
 
   constructor(private readonly o: VipManagerOptions = {}) {
     this.stateFile = o.stateFile ?? join(process.env.CARP_RUN_DIR || "/run/carp", "carp.sock.vips.json");
+    this.nl = Netlink.for(o.netns);
   }
 
   /** Serializes state-file read-modify-write cycles. */
@@ -200,96 +141,99 @@ export class VipManager {
     await rename(tmp, this.stateFile);
   }
 
+  /** The ifindex of `ifname`, with promote_secondaries turned on when an IPv4 VIP is about to be added. */
+  private resolve(ifname: string, context: string, forV4: boolean): HostResult<number> {
+    const l = this.nl.link(ifname);
+    if (!l.ok) return { ok: false, code: l.code, error: l.code === "ENODEV" ? `${context}: interface ${ifname} not found` : `${context}: ${l.error}` };
+    if (forV4 && l.value.promoteSecondaries === false && !this.promoted.has(l.value.ifindex)) {
+      // See the header: without this, deleting one vhid's VIP can flush another vhid's VIP.
+      const p = this.nl.setPromoteSecondaries(l.value.ifindex, true);
+      if (!p.ok) return { ok: false, code: p.code, error: `${context}: enable promote_secondaries on ${ifname}: ${p.error}` };
+    }
+    if (forV4) this.promoted.add(l.value.ifindex);
+    return { ok: true, value: l.value.ifindex };
+  }
+
+  /** One address into the kernel: value true = added, false = it was already there. */
+  private addOne(ifname: string, ifindex: number, vhid: number, vip: VipAddress): HostResult<boolean> {
+    const r = this.nl.addAddress(ifindex, {
+      family: vip.family,
+      address: vip.address,
+      prefix: vip.prefix,
+      label: vip.family === 4 ? vipLabel(ifname, vhid) : undefined,
+      nodad: vip.family === 6,
+    });
+    if (r.ok) return { ok: true, value: true };
+    if (r.code === "EEXIST") return { ok: true, value: false };
+    return { ok: false, code: r.code, error: `add ${vip.address}/${vip.prefix} to ${ifname}: ${r.error.replace(/^[^:]*: /, "")}` };
+  }
+
+  private removeOne(ifname: string, ifindex: number, vip: Pick<VipAddress, "address" | "prefix">): HostResult<boolean> {
+    const family = vip.address.includes(":") ? 6 : 4;
+    const r = this.nl.deleteAddress(ifindex, { family, address: vip.address, prefix: vip.prefix });
+    if (r.ok) return { ok: true, value: true };
+    if (r.code === "EADDRNOTAVAIL") return { ok: true, value: false };
+    return { ok: false, code: r.code, error: `remove ${vip.address}/${vip.prefix} from ${ifname}: ${r.error.replace(/^[^:]*: /, "")}` };
+  }
+
+  private async record(ifname: string, vhid: number, vips: VipAddress[]): Promise<string | null> {
+    if (vips.length === 0) return null;
+    const state = await this.readState();
+    for (const v of vips) {
+      const entry: OwnedVip = { ifname, vhid, address: v.address, prefix: v.prefix, family: v.family };
+      if (!state.some((x) => sameVip(x, entry))) state.push(entry);
+    }
+    try {
+      await this.writeState(state);
+      return null;
+    } catch (e) {
+      return `record VIPs in ${this.stateFile}: ${(e as Error).message}`;
+    }
+  }
+
+  private async forget(ifname: string, vips: Array<Pick<VipAddress, "address" | "prefix">>): Promise<void> {
+    if (vips.length === 0) return;
+    const state = await this.readState();
+    const left = state.filter((s) => !vips.some((v) => sameVip(s, { ifname, ...v })));
+    // A failed write only costs a no-op removal later: the addresses are gone.
+    if (left.length !== state.length) await this.writeState(left).catch(() => undefined);
+  }
+
   /** Adds a VIP; success if it is already there. `value` is true when we actually added it. */
   add(ifname: string, vhid: number, vip: VipAddress): Promise<HostResult<boolean>> {
-    return this.serial(async () => {
-      const args = ["addr", "add", `${vip.address}/${vip.prefix}`, "dev", ifname];
-      if (vip.family === 4) {
-        const label = vipLabel(ifname, vhid);
-        if (label) args.push("label", label);
-      } else args.push("nodad");
-      const r = await runIp(args, this.o, `add ${vip.address}/${vip.prefix} to ${ifname}`);
-      if (!r.ok && r.code !== "EEXIST") return r;
-      const added = r.ok;
-      if (added) {
-        const state = await this.readState();
-        const entry: OwnedVip = { ifname, vhid, address: vip.address, prefix: vip.prefix, family: vip.family };
-        if (!state.some((s) => sameVip(s, entry))) state.push(entry);
-        try {
-          await this.writeState(state);
-        } catch (e) {
-          return { ok: false, code: "EIO", error: `record VIP in ${this.stateFile}: ${(e as Error).message}` };
-        }
-      }
-      return { ok: true, value: added };
-    });
+    return this.addAll(ifname, vhid, [vip]).then((r) => r[0]);
   }
 
   /**
-   * Adds every VIP of a vhid with a single `ip -batch` (the takeover path). Per-address results, same
-   * meaning as add(): value true = we added it, false = it was already there.
+   * Adds every VIP of a vhid (the takeover path), each confirmed by the kernel before the next. Per-address
+   * results, same meaning as add(): value true = we added it, false = it was already there.
    */
   addAll(ifname: string, vhid: number, vips: VipAddress[]): Promise<Array<HostResult<boolean>>> {
     return this.serial(async () => {
-      const label = vipLabel(ifname, vhid);
-      const cmds = vips.map((v) => {
-        const c = ["addr", "add", `${v.address}/${v.prefix}`, "dev", ifname];
-        if (v.family === 4) {
-          if (label) c.push("label", label);
-        } else c.push("nodad");
-        return c;
-      });
-      const rs = await runIpBatch(cmds, this.o, `add VIPs to ${ifname}`);
-      const out: Array<HostResult<boolean>> = rs.map((r) => (r.ok ? { ok: true, value: true } : r.code === "EEXIST" ? { ok: true, value: false } : r));
+      const ix = this.resolve(ifname, `add VIPs to ${ifname}`, vips.some((v) => v.family === 4));
+      if (!ix.ok) return vips.map(() => ix);
+      const out = vips.map((v) => this.addOne(ifname, ix.value, vhid, v));
       const added = vips.filter((_, i) => out[i].ok && (out[i] as { value: boolean }).value);
-      if (added.length > 0) {
-        const state = await this.readState();
-        for (const v of added) {
-          const entry: OwnedVip = { ifname, vhid, address: v.address, prefix: v.prefix, family: v.family };
-          if (!state.some((x) => sameVip(x, entry))) state.push(entry);
-        }
-        try {
-          await this.writeState(state);
-        } catch (e) {
-          const err = { ok: false as const, code: "EIO" as const, error: `record VIPs in ${this.stateFile}: ${(e as Error).message}` };
-          return out.map((r, i) => (added.includes(vips[i]) ? err : r));
-        }
-      }
+      const err = await this.record(ifname, vhid, added);
+      if (err) return out.map((r, i) => (added.includes(vips[i]) ? { ok: false as const, code: "EIO", error: err } : r));
       return out;
     });
   }
 
-  /** Removes every VIP given with a single `ip -batch`; absent ones are success (value false). */
+  /** Removes every VIP given; absent ones are success (value false). */
   removeAll(ifname: string, vips: Array<Pick<VipAddress, "address" | "prefix">>): Promise<Array<HostResult<boolean>>> {
     return this.serial(async () => {
-      const cmds = vips.map((v) => ["addr", "del", `${v.address}/${v.prefix}`, "dev", ifname]);
-      const rs = await runIpBatch(cmds, this.o, `remove VIPs from ${ifname}`);
-      const out: Array<HostResult<boolean>> = rs.map((r) =>
-        r.ok ? { ok: true, value: true } : r.code === "EADDRNOTAVAIL" ? { ok: true, value: false } : r,
-      );
-      const state = await this.readState();
-      const left = state.filter((s) => !vips.some((v, i) => out[i].ok && sameVip(s, { ifname, ...v })));
-      if (left.length !== state.length) await this.writeState(left).catch(() => undefined);
+      const ix = this.resolve(ifname, `remove VIPs from ${ifname}`, false);
+      if (!ix.ok) return vips.map(() => ix);
+      const out = vips.map((v) => this.removeOne(ifname, ix.value, v));
+      await this.forget(ifname, vips.filter((_, i) => out[i].ok));
       return out;
     });
   }
 
   /** Removes a VIP; success if it is absent. `value` is true when we actually removed it. */
   remove(ifname: string, vip: Pick<VipAddress, "address" | "prefix">): Promise<HostResult<boolean>> {
-    return this.serial(async () => {
-      const r = await runIp(["addr", "del", `${vip.address}/${vip.prefix}`, "dev", ifname], this.o, `remove ${vip.address}/${vip.prefix} from ${ifname}`);
-      if (!r.ok && r.code !== "EADDRNOTAVAIL") return r;
-      const state = await this.readState();
-      const left = state.filter((s) => !sameVip(s, { ifname, ...vip }));
-      if (left.length !== state.length) {
-        try {
-          await this.writeState(left);
-        } catch {
-          /* the address is gone; a stale record only costs a no-op removal later */
-        }
-      }
-      return { ok: true, value: r.ok };
-    });
+    return this.removeAll(ifname, [vip]).then((r) => r[0]);
   }
 
   /** Is this VIP currently configured on the interface? */
@@ -352,92 +296,84 @@ export interface AddressEvent {
   address: string;
   prefix: number;
   family: 4 | 6;
+  /** When the event was read from netlink (ms since the epoch). */
+  ts?: number;
 }
 
-// Wraps a long-running monitor (`ip monitor ...`) so that it dies with the daemon: the shell starts it,
-// then reads its stdin (a pipe whose only writer is the daemon) until EOF, and kills it then. EOF comes
-// when the daemon exits for any reason, SIGKILL included (Linux has no PDEATHSIG from Node). If the
-// monitor dies first, the CHLD trap interrupts the read and the shell exits with the monitor's status.
-// One shell per monitor, no extra reader process.
-const MONITOR_WRAPPER =
-  'trap \'wait $m; exit $?\' CHLD; "$0" "$@" </dev/null & m=$!; while read -r _; do :; done; trap - CHLD; kill $m 2>/dev/null'
+const keyOf = (e: { ifindex: number; address: string; prefix: number }) => `${e.ifindex} ${e.address}/${e.prefix}`;
 
 /**
- * Spawns `cmd args` as a monitor child that never outlives this process: detached (its own process
- * group, so a Ctrl-C aimed at the daemon's group does not kill it first) and wrapped as above.
- * Stop it with stopMonitor().
- */
-export function spawnMonitor(cmd: string, args: string[]): ChildProcess {
-  return spawn("sh", ["-c", MONITOR_WRAPPER, cmd, ...args], { stdio: ["pipe", "pipe", "pipe"], detached: true });
-}
-
-/** Ends a spawnMonitor() child and its monitor (the whole process group); quiet if already gone. */
-export function stopMonitor(child: ChildProcess): void {
-  try {
-    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(-child.pid, "SIGTERM");
-  } catch {
-    /* already exited */
-  }
-  child.stdin?.destroy();
-}
-
-/** Parses one line of `ip -o monitor address`. */
-export function parseAddressMonitorLine(line: string): AddressEvent | null {
-  const m = /^(Deleted\s+)?(\d+):\s+(\S+)\s+(inet6?)\s+([0-9a-fA-F.:]+)(?:\/(\d+))?/.exec(line.trim());
-  if (!m) return null;
-  const family = m[4] === "inet" ? 4 : 6;
-  return {
-    kind: m[1] ? "removed" : "added",
-    ifindex: Number(m[2]),
-    ifname: m[3].replace(/@.*$/, ""),
-    address: m[5],
-    prefix: m[6] !== undefined ? Number(m[6]) : family === 4 ? 32 : 128,
-    family,
-  };
-}
-
-/**
- * Address change events from `ip -o monitor address` (a child process reading netlink). Emits
- * "added"/"removed" (AddressEvent) and "error" (string) if the monitor dies unexpectedly.
+ * Address change events from the process's netlink subscription (NetlinkEvents, shared with the link
+ * watchers). Emits "added"/"removed" (AddressEvent) and "error" (string). If the kernel drops events
+ * (ENOBUFS), the watcher lists the addresses again and emits the differences as events.
  */
 export class VipWatcher extends EventEmitter {
-  private child: ChildProcess | null = null;
-  private stopping = false;
+  private sub: NetlinkEvents | null = null;
+  private readonly known = new Map<string, AddressEvent>();
+  private readonly onEvent = (e: NetlinkEvent) => this.handle(e);
 
   constructor(private readonly o: IpOptions = {}) {
     super();
   }
 
-  /** Starts the monitor; resolves once it has had a moment to subscribe. */
-  async start(settleMs = 150): Promise<void> {
-    if (this.child) return;
-    this.stopping = false;
-    const args = [...(this.o.netns ? ["-n", this.o.netns] : []), "-o", "monitor", "address"];
-    const child = spawnMonitor(this.o.ipPath ?? "ip", args);
-    this.child = child;
-    child.stdin!.on("error", () => undefined);
-    let stderr = "";
-    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      const ev = parseAddressMonitorLine(line);
-      if (ev) this.emit(ev.kind, ev);
-    });
-    child.on("error", (e) => this.emit("error", `address monitor: ${e.message}`));
-    child.on("exit", (code, signal) => {
-      this.child = null;
-      if (!this.stopping) this.emit("error", `address monitor exited (${signal ?? code}): ${stderr.trim()}`);
-    });
-    await new Promise((r) => setTimeout(r, settleMs));
+  /**
+   * Subscribes; resolves with null, or with why it could not (never emits "error" for that, so a caller
+   * without a listener yet cannot crash). `_settleMs` is accepted for compatibility and unused: the
+   * subscription is in place when this returns.
+   */
+  async start(_settleMs?: number): Promise<string | null> {
+    if (this.sub) return null;
+    const s = NetlinkEvents.acquire(this.o.netns);
+    if (!s.ok) return `address events: ${s.error}`;
+    this.sub = s.value;
+    this.sub.on("event", this.onEvent);
+    this.snapshot();
+    return null;
   }
 
-  /** The pid of the monitor's wrapper shell (its process group), or null when not running. */
-  get monitorPid(): number | null {
-    return this.child?.pid ?? null;
+  /** The netlink subscription's fd (shared), or null when not running. */
+  get subscriptionFd(): number | null {
+    return this.sub ? this.sub.fd : null;
+  }
+
+  private snapshot(): AddressEvent[] {
+    const now = new Map<string, AddressEvent>();
+    const l = Netlink.for(this.o.netns).addresses();
+    if (!l.ok) {
+      this.emit("error", `address resync: ${l.error}`);
+      return [];
+    }
+    for (const a of l.value) {
+      const ev: AddressEvent = { kind: "added", ifindex: a.ifindex, ifname: this.sub?.nameOf(a.ifindex) ?? `if${a.ifindex}`, address: a.address, prefix: a.prefix, family: a.family };
+      now.set(keyOf(ev), ev);
+    }
+    const diff: AddressEvent[] = [];
+    for (const [k, e] of this.known) if (!now.has(k)) diff.push({ ...e, kind: "removed" });
+    for (const [k, e] of now) if (!this.known.has(k)) diff.push(e);
+    this.known.clear();
+    for (const [k, e] of now) this.known.set(k, e);
+    return diff;
+  }
+
+  private handle(e: NetlinkEvent): void {
+    if (e.type === "overrun") {
+      const first = this.known.size === 0;
+      for (const d of this.snapshot()) if (!first) this.emit(d.kind, { ...d, ts: e.ts });
+      return;
+    }
+    if (e.type !== "address") return;
+    const a = e.address;
+    const ev: AddressEvent = { kind: e.kind === "new" ? "added" : "removed", ifindex: a.ifindex, ifname: e.ifname, address: a.address, prefix: a.prefix, family: a.family, ts: e.ts };
+    if (ev.kind === "added") this.known.set(keyOf(ev), ev);
+    else this.known.delete(keyOf(ev));
+    this.emit(ev.kind, ev);
   }
 
   stop(): void {
-    this.stopping = true;
-    if (this.child) stopMonitor(this.child);
-    this.child = null;
+    if (!this.sub) return;
+    this.sub.off("event", this.onEvent);
+    this.sub.release();
+    this.sub = null;
+    this.known.clear();
   }
 }
