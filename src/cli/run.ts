@@ -1,7 +1,6 @@
 // `carp run`: the daemon. Accepts every ucarp option (long and short, same meaning) plus our extras;
 // see UCARP_USAGE in src/daemon/config-ucarp.ts. Signals: SIGUSR1 logs status, SIGUSR2 forces BACKUP,
 // SIGTERM/SIGINT stop gracefully (bow-out, VIPs removed, -z downscript, exit 0), SIGHUP reloads.
-import { spawnSync } from "node:child_process";
 import { setPriority } from "node:os";
 import { closeSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { UCARP_USAGE } from "../daemon/config-ucarp.js";
@@ -11,6 +10,7 @@ import { CarpNode, CarpNodeError } from "../daemon/node.js";
 import { capabilityProblems, livePidIn, loadRunConfig, runProblems, type RunConfig } from "./check.js";
 import { daemonize, notifyService } from "./service.js";
 import { RuntimeError, UsageError } from "./errors.js";
+import { setRealtimePriority } from "../host/sys.js";
 
 export const summary = "run the CARP daemon (ucarp-compatible options; --config/--rc-conf for many vhids)";
 
@@ -72,8 +72,8 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(`carp: CARP_RTPRIO: must be 1-99, got ${JSON.stringify(rtprio)}\n`);
       return 2;
     }
-    const r = spawnSync("chrt", ["-f", "-p", String(n), String(process.pid)], { encoding: "utf8" });
-    if (r.status !== 0) process.stderr.write(`carp: CARP_RTPRIO ${n}: ${(r.stderr || r.error?.message || "chrt failed").trim()}; running without real-time priority\n`);
+    const r = setRealtimePriority(n); // sched_setscheduler in the addon, no chrt child
+    if (!r.ok) process.stderr.write(`carp: CARP_RTPRIO ${n}: ${r.error}; running without real-time priority\n`);
   }
   // Logs go to stdout; a reader that went away (EPIPE) must not take the daemon down with it. Same for
   // stderr, which a -B parent reads only until the daemon is up.
