@@ -36,7 +36,10 @@ async function datagramListener(name: string): Promise<{ path: string; got: stri
 }
 
 const SETPRIV = ["--reuid=65534", "--regid=65534", "--clear-groups"];
-const caps = (list: string) => (list ? [`--inh-caps=+${list}`, `--ambient-caps=+${list}`] : ["--inh-caps=-all"]);
+const caps = (list: string) => {
+  const plus = list.split(",").map((c) => `+${c}`).join(",");
+  return list ? [`--inh-caps=${plus}`, `--ambient-caps=${plus}`] : ["--inh-caps=-all"];
+};
 
 /** A directory uid 65534 can write (the labScope dir is 0700). */
 function openDir(name: string): string {
