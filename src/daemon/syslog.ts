@@ -2,12 +2,13 @@
 // $CARP_SYSLOG_SOCKET), with the facility and a priority per line. One unix datagram socket from the
 // carp_io addon stays open between lines (no `logger` child); each line is one RFC 3164 datagram
 // "<PRI>Mmm dd hh:mm:ss tag[pid]: message", as logger(1) sends to a local socket. When the socket does
-// not exist, syslog output is skipped (the daemon says so once, at debug level). A send that fails (syslog daemon restarting, queue
+// not exist, syslog output is skipped (the daemon says so once, at debug level); so it is when stdout is
+// the systemd journal, which has every line already. A send that fails (syslog daemon restarting, queue
 // full) drops that line only.
 import { existsSync } from "node:fs";
 
 import { DatagramSender } from "../host/sys.js";
-import type { LogLevel } from "./log.js";
+import { syslogSkipReason, type LogLevel } from "./log.js";
 
 const FACILITY_CODES: Record<string, number> = {
   kern: 0, user: 1, mail: 2, daemon: 3, auth: 4, syslog: 5, lpr: 6, news: 7, uucp: 8, cron: 9, authpriv: 10, ftp: 11,
@@ -49,6 +50,8 @@ export class SyslogWriter {
    */
   static open(facility: string, opts: { socket?: string; tag?: string } = {}): SyslogWriter | { skipped: string } {
     if (facility === "none") return { skipped: "facility none" };
+    const journal = syslogSkipReason(); // under systemd: once, in the journal, not twice
+    if (journal) return { skipped: journal };
     if (!(facility in FACILITY_CODES)) return { skipped: `unknown facility ${facility}` };
     const socket = opts.socket ?? (process.env.CARP_SYSLOG_SOCKET || DEFAULT_SYSLOG_SOCKET);
     if (!socket.startsWith("@") && !existsSync(socket)) return { skipped: `${socket} does not exist` };
