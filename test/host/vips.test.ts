@@ -1,19 +1,20 @@
-// Real iproute2 inside a private network namespace: add/remove idempotency, labels, nodad, ownership via
-// the state file, stale cleanup, removal detection through `ip -o monitor address`, EPERM reporting.
+// VipManager over rtnetlink inside a private network namespace: add/remove idempotency, labels, nodad,
+// ownership via the state file, stale cleanup, removal detection through the netlink subscription,
+// EPERM reporting, and one vhid's VIP removal never taking another vhid's VIP with it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync, writeFileSync, chmodSync, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseAddress } from "../../src/daemon/config.js";
 import {
   VipManager,
   VipWatcher,
-  classifyIpError,
-  parseAddressMonitorLine,
   vhidFromLabel,
   vipLabel,
   type AddressEvent,
 } from "../../src/host/vips.js";
+import { Netlink, NetlinkEvents, type NetlinkEvent } from "../../src/host/netlink.js";
 import { createNs, waitFor, type TestNs } from "./netns-helper.js";
 
 let ns: TestNs;
@@ -88,7 +89,7 @@ describe("VipManager in a namespace", () => {
     expect(JSON.parse(readFileSync(join(dir, "s1.json"), "utf8")).vips).toEqual([]);
   });
 
-  it("addAll/removeAll use one ip -batch with per-address results", async () => {
+  it("addAll/removeAll give per-address results", async () => {
     const m = new VipManager({ netns: ns.name, stateFile: join(dir, "s7.json") });
     const a = parseAddress("198.51.100.70/24", "t");
     const b = parseAddress("198.51.100.71/24", "t");
@@ -133,20 +134,21 @@ describe("VipManager in a namespace", () => {
     expect(r2.ok).toBe(false);
   });
 
-  it("says EPERM needs root or CAP_NET_ADMIN (real unprivileged ip)", async () => {
-    const wrapper = join(dir, "ip-nobody");
-    writeFileSync(wrapper, `#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups ip "$@"\n`);
-    chmodSync(wrapper, 0o755);
-    // Host namespace, loopback, documentation address: the kernel refuses before anything changes.
-    const m = new VipManager({ ipPath: wrapper, stateFile: join(dir, "s4.json") });
-    const r = await m.add("lo", 1, parseAddress("198.51.100.77/32", "t"));
-    expect(r.ok).toBe(false);
-    if (!r.ok) {
-      expect(r.code).toBe("EPERM");
-      expect(r.error).toMatch(/needs root or CAP_NET_ADMIN/);
-    }
-    const all = await m.addAll("lo", 1, [parseAddress("198.51.100.77/32", "t"), parseAddress("2001:db8::77/128", "t")]);
-    expect(all.map((x) => !x.ok && x.code)).toEqual(["EPERM", "EPERM"]);
+  it("says EPERM needs root or CAP_NET_ADMIN (a process without the capability)", () => {
+    // The compiled VipManager in a child that dropped root (setpriv) inside the namespace: the kernel
+    // refuses before anything changes.
+    const dist = resolve(__dirname, "../../dist/host/vips.js");
+    const code =
+      `import(${JSON.stringify(dist)}).then(async ({ VipManager }) => { const m = new VipManager({ stateFile: "/nonexistent/x.json" }); ` +
+      `const one = await m.add("va", 1, { family: 4, address: "198.51.100.77", prefix: 32 }); ` +
+      `const all = await m.addAll("va", 1, [{ family: 4, address: "198.51.100.77", prefix: 32 }, { family: 6, address: "2001:db8::77", prefix: 128 }]); ` +
+      `console.log(JSON.stringify({ one, all })); })`;
+    const out = execFileSync("ip", ["netns", "exec", ns.name, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "-e", code], { encoding: "utf8" });
+    const { one, all } = JSON.parse(out.trim());
+    expect(one).toMatchObject({ ok: false, code: "EPERM" });
+    expect(one.error).toMatch(/needs root or CAP_NET_ADMIN/);
+    expect(all.map((x: { ok: boolean; code?: string }) => !x.ok && x.code)).toEqual(["EPERM", "EPERM"]);
+    expect(addrJson().some((a) => a.local === "198.51.100.77")).toBe(false);
   });
 
   it("removes stale VIPs of ours at startup and leaves foreign addresses alone", async () => {
@@ -205,16 +207,6 @@ describe("VipManager.removeStale default scope", () => {
 });
 
 describe("VipWatcher", () => {
-  it("parses monitor lines", () => {
-    expect(parseAddressMonitorLine("Deleted 3: va    inet 198.51.100.9/24 scope global va:carp1\\       valid_lft forever")).toEqual({
-      kind: "removed", ifindex: 3, ifname: "va", address: "198.51.100.9", prefix: 24, family: 4,
-    });
-    expect(parseAddressMonitorLine("3: va    inet6 2001:db8::5/64 scope global nodad \\       valid_lft forever")).toMatchObject({
-      kind: "added", address: "2001:db8::5", prefix: 64, family: 6,
-    });
-    expect(parseAddressMonitorLine("2: vb@va: <BROADCAST,MULTICAST> mtu 1500")).toBeNull();
-  });
-
   it("detects a VIP removed behind our back, and it can be re-added", async () => {
     const m = new VipManager({ netns: ns.name, stateFile: join(dir, "s6.json") });
     const w = new VipWatcher({ netns: ns.name });
@@ -240,11 +232,58 @@ describe("VipWatcher", () => {
   });
 });
 
-describe("classifyIpError", () => {
-  it("maps iproute2 messages", () => {
-    expect(classifyIpError("RTNETLINK answers: Operation not permitted\n", "x").code).toBe("EPERM");
-    expect(classifyIpError('Cannot find device "zz"\n', "x").code).toBe("ENODEV");
-    expect(classifyIpError("Error: ipv4: Address already assigned.\n", "x").code).toBe("EEXIST");
-    expect(classifyIpError("Error: ipv6: address not found.\n", "x").code).toBe("EADDRNOTAVAIL");
+describe("one vhid's VIP removal never touches another vhid's VIP", () => {
+  // The interface has no address of its own in 198.51.100.0/24: the first VIP added there becomes the
+  // primary and the second a secondary. With promote_secondaries = 0, deleting the primary flushes the
+  // secondary (the kernel's rule); VipManager turns promote_secondaries on before adding IPv4 VIPs.
+  const p10 = parseAddress("198.51.100.10/24", "t");
+  const p20 = parseAddress("198.51.100.20/24", "t");
+  const sysctl = (v?: 0 | 1) =>
+    execFileSync("ip", ["netns", "exec", ns.name, "sysctl", "-n", ...(v === undefined ? [] : ["-w"]), `net.ipv4.conf.vb.promote_secondaries${v === undefined ? "" : `=${v}`}`], { encoding: "utf8" }).trim();
+
+  /** Address deletions seen on netlink while `fn` runs. */
+  async function deletions(fn: () => Promise<void> | void): Promise<string[]> {
+    const sub = NetlinkEvents.acquire(ns.name);
+    if (!sub.ok) throw new Error(sub.error);
+    const seen: string[] = [];
+    const on = (e: NetlinkEvent) => {
+      if (e.type === "address" && e.kind === "del" && e.ifname === "vb") seen.push(e.address.address);
+    };
+    sub.value.on("event", on);
+    try {
+      await fn();
+      await new Promise((r) => setTimeout(r, 300)); // events of the change are in by now
+    } finally {
+      sub.value.off("event", on);
+      sub.value.release();
+    }
+    return seen;
+  }
+
+  it("the kernel rule itself: deleting the primary flushes the secondary when promote_secondaries = 0", async () => {
+    sysctl(0);
+    const nl = Netlink.for(ns.name);
+    const vb = nl.link("vb");
+    if (!vb.ok) throw new Error(vb.error);
+    expect(nl.addAddress(vb.value.ifindex, { ...p10 }).ok).toBe(true);
+    expect(nl.addAddress(vb.value.ifindex, { ...p20 }).ok).toBe(true);
+    const gone = await deletions(() => void nl.deleteAddress(vb.value.ifindex, p10));
+    expect(gone.sort()).toEqual(["198.51.100.10", "198.51.100.20"]);
+  });
+
+  it("VipManager: giving up vhid 1's VIP leaves vhid 2's VIP in place, not even briefly absent", async () => {
+    sysctl(0);
+    const m = new VipManager({ netns: ns.name, stateFile: join(dir, "promote.json") });
+    expect(await m.add("vb", 1, p10)).toEqual({ ok: true, value: true });
+    expect(await m.add("vb", 2, p20)).toEqual({ ok: true, value: true });
+    const gone = await deletions(async () => {
+      expect(await m.remove("vb", p10)).toEqual({ ok: true, value: true });
+    });
+    expect(gone).toEqual(["198.51.100.10"]); // 198.51.100.20 never had an RTM_DELADDR
+    expect(sysctl()).toBe("1"); // how: promote_secondaries was turned on for vb
+    const left = JSON.parse(ns.ip("-j", "addr", "show", "dev", "vb"))[0].addr_info.map((a: { local: string; label?: string }) => `${a.local} ${a.label}`);
+    expect(left).toContain("198.51.100.20 vb:carp2");
+    expect(await m.present("vb", p20)).toEqual({ ok: true, value: true });
+    expect(await m.remove("vb", p20)).toEqual({ ok: true, value: true });
   });
 });
