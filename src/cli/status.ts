@@ -43,7 +43,7 @@ export function formatVhid(v: VhidReport): string {
   const lines = [
     `vhid ${v.vhid} on ${v.interface}: ${v.state} (${v.reason})${v.since ? ` since ${new Date(v.since).toISOString()}` : ""}`,
     `  advbase ${v.advbase} advskew ${v.advskew} effective skew ${v.effectiveAdvskew} demotion ${v.demotion.total} (global ${v.demotion.global}, vhid ${v.demotion.vhid}) preempt ${v.preempt ? "on" : "off"} ${v.semantics}${v.linkUp ? "" : " LINK DOWN"}`,
-    `  addresses ${v.addresses.join(" ")}${v.manageVip ? "" : " (managed by scripts)"}`,
+    `  addresses ${v.addresses.join(" ")}${v.manageVip ? "" : " (managed by scripts)"}${v.vipError ? ` CANNOT ADD: ${v.vipError}` : ""}`,
     `  last master ${v.lastMaster ? `${v.lastMaster.address} advbase ${v.lastMaster.advbase} advskew ${v.lastMaster.advskew}${v.lastMaster.bowOut ? " (bow-out)" : ""}, ${ago(v.lastMaster.agoMs)}` : "none seen"}`,
     `  counters ${Object.entries(v.counters).map(([k, n]) => `${k} ${n}`).join(", ")}`,
   ];
@@ -54,6 +54,7 @@ export function formatStatus(s: NodeStatus): string {
   const parts = s.vhids.map(formatVhid);
   const pids = (s as NodeStatus & { pids?: number[] }).pids ?? [s.pid];
   parts.push(`carpstats (pid ${pids.join(", ")}, global demotion ${s.globalDemotion}): ${Object.entries(s.carpstats).map(([k, n]) => `${k} ${n}`).join(", ")}`);
+  for (const e of s.ledger ?? []) parts.push(`  demotion ${e.value > 0 ? "+" : ""}${e.value} ${e.source}: ${e.reason}`);
   return parts.join("\n") + "\n";
 }
 
@@ -88,6 +89,7 @@ export async function collectStatus(control: string | undefined): Promise<{ stat
     sockets: answers.map((a) => a.path),
     startedAt: Math.min(...answers.map((a) => a.status.startedAt)),
     globalDemotion: Math.max(...answers.map((a) => a.status.globalDemotion)),
+    ledger: answers.flatMap((a) => a.status.ledger ?? []),
     carpstats,
     vhids: answers.flatMap((a) => a.status.vhids.map((v) => ({ ...v, control: a.path }))),
   };

@@ -187,6 +187,16 @@ export class Cluster {
     return min;
   }
 
+  /** The earliest advertise deadline, or undefined. */
+  nextAdvertise(): number | undefined {
+    let min: number | undefined;
+    for (const e of this.entries.values()) {
+      const at = e.state.timers.advertise;
+      if (at !== undefined && (min === undefined || at < min)) min = at;
+    }
+    return min;
+  }
+
   /** How many advertise deadlines are <= until (to size the lead of a batched advert pass). */
   advertsDue(until: number): number {
     let n = 0;

@@ -8,17 +8,10 @@ import type { PeerSemantics } from "../protocol/types.js";
 
 export type Result<T> = { ok: true; value: T; warnings: string[] } | { ok: false; error: string };
 
-export type HookMode = "per-vip" | "all";
 export type LogFormat = "text" | "json";
-
-export interface VipAddress {
-  /** Canonical text form (IPv6 compressed, lower case). */
-  address: string;
-  prefix: number;
-  family: 4 | 6;
-  /** The address as the user wrote it, without prefix: what ucarp passes to scripts as $2. */
-  given: string;
-}
+// Shared with src/host (which must not import from here): defined below both.
+import type { HookMode, VipAddress } from "../host/types.js";
+export type { HookMode, VipAddress };
 
 export interface VhidConfig {
   interface: string;

@@ -1,153 +1,39 @@
-// CarpNode: the running daemon (and the embeddable API). The only place with real time: it owns the
-// timers (absolute deadlines on the monotonic clock from the core's "arm" actions), the raw sockets (one
-// per interface and family), the VIPs, GARP/NA, hooks and devd actions. Packets go socket -> receiveCarp()
-// (checksum, vhid, version, TTL, HMAC) -> Cluster (the sans-I/O core) -> actions, executed here in a fixed
-// order: adverts first, then timers, then VIPs and GARP/NA, then logs, devd and hooks (hooks never delay
-// an advert). One Cluster per interface (vhid numbers are per interface); fault demotions are shared.
+// CarpNode: the running daemon (and the embeddable API), a thin lifecycle shell over one sans-I/O
+// Cluster holding every vhid of the process (src/core). Inputs go in — packets from the receive path
+// (receive.ts), link changes, commands, VIP results — and after each the queues are drained in the
+// order the core decided: adverts are encoded and sent (transmit.ts), effects run per vhid in order
+// (effects.ts), events become logs, devd actions and hooks (after the vhid's effects). One timer at the
+// core's pollTimeout() drives its deadlines (timer.ts). Reload is planned by reload.ts, status by report.ts.
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 
-import { Cluster, type Action, type AdvertOut, type CarpState, type TaggedAction, type TimerName, type VhidParams, type VhidStatus } from "../core/index.js";
-import { CARP_AUTHLEN, CARP_HEADER_LEN, CARP_VERSION, CARP_TYPE_ADVERTISEMENT, carpFinishChecksum } from "../protocol/carp.js";
-import { CarpAuth, isHmacError } from "../protocol/hmac.js";
-import { receiveCarp, type ReceiveVhid } from "../protocol/receive.js";
-import type { CarpReason, IpFamily } from "../protocol/types.js";
-import { CarpSocket, type ReceivedPacket } from "../host/rawsock.js";
+import { Cluster, type Effect, type Event, type Transmit, type VhidRef } from "../core/index.js";
+import type { ReceivedPacket } from "../host/rawsock.js";
 import { LinkWatcher } from "../host/link.js";
 import { VipManager, VipWatcher, type AddressEvent } from "../host/vips.js";
-import { HookRunner, type HookConfig, type HookResult } from "../host/hooks.js";
+import { HookRunner, type HookResult } from "../host/hooks.js";
 import { DevdRunner, eventsForTransition, parseDevdConf } from "../host/devd.js";
 import type { Config, VhidConfig } from "./config.js";
+import { EffectExecutor } from "./effects.js";
+import { buildAuth, closeInterface, ensureSockets, newVhidRt, ownAddresses, vhidParams, type IfRt, type VhidRt } from "./interfaces.js";
 import { Announcer, interfaceInfo } from "./l2.js";
 import { Logger, epochMs, type LogEntry } from "./log.js";
-import { DeadlineScheduler } from "./scheduler.js";
+import { receivePackets } from "./receive.js";
+import { planReload, vhidKey } from "./reload.js";
+import { findStatus, ledgerReport, statusLine, vhidReport } from "./report.js";
 import { SyslogWriter } from "./syslog.js";
+import { CoreTimer, realClock, type Wake } from "./timer.js";
+import { encodeAdvert, sendAdvert } from "./transmit.js";
+import { CarpNodeError, type CarpNodeOptions, type CarpStats, type NodeStatus, type SetRequest, type TransitionEvent, type VhidReport } from "./types.js";
 
-/** carpstats, as `netstat -s -p carp` shows them (daemon-wide). */
-export interface CarpStats {
-  ipackets: number;
-  ipackets6: number;
-  badlen: number;
-  badsum: number;
-  badver: number;
-  badttl: number;
-  badvhid: number;
-  badauth: number;
-  opackets: number;
-  opackets6: number;
-  senderr: number;
-  ownloops: number;
-}
+export { CarpNodeError } from "./types.js";
+export type { CarpNodeOptions, CarpStats, LedgerEntry, NodeStatus, SetRequest, TransitionEvent, VhidReport } from "./types.js";
 
-export interface VhidReport {
-  interface: string;
-  vhid: number;
-  state: CarpState;
-  reason: string;
-  /** Epoch ms of the last state change, or null. */
-  since: number | null;
-  advbase: number;
-  advskew: number;
-  effectiveAdvskew: number;
-  demotion: { global: number; vhid: number; total: number };
-  preempt: boolean;
-  semantics: string;
-  addresses: string[];
-  manageVip: boolean;
-  linkUp: boolean;
-  lastMaster: { address: string; family: IpFamily; at: number; agoMs: number; advbase: number; advskew: number; bowOut: boolean } | null;
-  counters: VhidStatus["stats"] & { badttl: number; badauth: number; badver: number; badsum: number };
-}
-
-export interface NodeStatus {
-  pid: number;
-  startedAt: number;
-  globalDemotion: number;
-  carpstats: CarpStats;
-  vhids: VhidReport[];
-}
-
-export interface SetRequest {
-  vhid: number;
-  interface?: string;
-  advskew?: number;
-  advbase?: number;
-  state?: "master" | "backup";
-  preempt?: boolean;
-  demote?: number;
-}
-
-export interface TransitionEvent {
-  interface: string;
-  vhid: number;
-  from: CarpState;
-  to: CarpState;
-  reason: string;
-  ts: number;
-}
-
-/** An error with an exit-code class: "usage" (bad input, exit 2) or "runtime" (exit 1). */
-export class CarpNodeError extends Error {
-  constructor(
-    message: string,
-    readonly kind: "usage" | "runtime",
-  ) {
-    super(message);
-    this.name = "CarpNodeError";
-  }
-}
-
-export interface CarpNodeOptions {
-  /** Where log lines go; default stdout. */
-  logSink?: (line: string) => void;
-  /** VIP ownership record; default `<control path>.vips.json` (e.g. /run/carp/carp.sock.vips.json). */
-  vipStateFile?: string;
-  /** The monotonic clock in ms (default performance.now); timers are armed against it. */
-  now?: () => number;
-  /** Syslog socket for --facility output (default $CARP_SYSLOG_SOCKET or /dev/log). */
-  syslogSocket?: string;
-}
-
-interface VhidRt {
-  cfg: VhidConfig;
-  auth: CarpAuth;
-  hook: HookConfig;
-  rx: { badttl: number; badauth: number; badver: number; badsum: number };
-  vipChain: Promise<unknown>;
-  /** Reused for every advert of this vhid, one per family (the socket copies it synchronously). */
-  pkt: Record<IpFamily, Buffer>;
-  sendOpts: Partial<Record<IpFamily, { dst?: string; src?: string }>>;
-}
-
-interface TimerRef {
-  ifr: IfRt;
-  vhid: number;
-  timer: TimerName;
-  /** The core's deadline (the scheduler may wake earlier, see ADVERT_LEAD_MS). */
-  at: number;
-}
-
-/**
- * Advertise timers that fall due together wake up to ADVERT_LEAD_MS (ADVERT_STEP_MS per advert) before
- * their deadline: the core steps of the whole pass run first (with `now` = the deadline), then the
- * daemon waits out the rest of the lead and sends every advert of the pass back to back, so the wire
- * timing does not carry the cost of 255 core steps. Master-down timers are never early.
- */
+/** Big advert passes wake up to 5 ms early, 0.02 ms per advert (see timer.ts). */
 const ADVERT_LEAD_MS = 5;
 const ADVERT_STEP_MS = 0.02;
-
-
-interface IfRt {
-  name: string;
-  cluster: Cluster;
-  vhids: Map<number, VhidRt>;
-  socks: Partial<Record<IpFamily, CarpSocket>>;
-  link: LinkWatcher;
-  announcer: Announcer;
-  own: string[];
-}
 
 const zeroStats = (): CarpStats => ({
   ipackets: 0, ipackets6: 0, badlen: 0, badsum: 0, badver: 0, badttl: 0, badvhid: 0, badauth: 0,
@@ -155,38 +41,6 @@ const zeroStats = (): CarpStats => ({
 });
 
 const randomCounter = (): bigint => randomBytes(8).readBigUInt64BE(0);
-
-/** The addresses a vhid hashes: ucarp peers hash exactly its first IPv4 address, kernels all of them. */
-function hashedAddresses(v: VhidConfig): { v4: string[]; v6: string[] } {
-  const v4 = v.addresses.filter((a) => a.family === 4).map((a) => a.address);
-  const v6 = v.addresses.filter((a) => a.family === 6).map((a) => a.address);
-  if (v.semantics === "ucarp") return { v4: v4.slice(0, 1), v6: [] };
-  return { v4, v6 };
-}
-
-function vhidParams(v: VhidConfig, own: string[]): VhidParams {
-  const h = hashedAddresses(v);
-  return {
-    vhid: v.vhid,
-    advbase: v.advbase,
-    advskew: v.advskew,
-    preempt: v.preempt,
-    semantics: v.semantics,
-    deadratio: v.deadratio,
-    demote: v.demote,
-    vips: { v4: h.v4.length, v6: h.v6.length },
-    ownAddresses: own,
-    neutral: v.neutral,
-    unicast: v.peer !== undefined || v.peer6 !== undefined,
-    ignoreIfState: v.ignoreIfState,
-  };
-}
-
-/** Fields whose change needs the vhid rebuilt (new auth, sockets or hooks) rather than a core command. */
-function structuralKey(v: VhidConfig): string {
-  const { advskew: _a, advbase: _b, preempt: _p, demote: _d, ...rest } = v;
-  return JSON.stringify({ ...rest, password: v.password.toString("hex") });
-}
 
 export interface CarpNodeEvents {
   transition: [TransitionEvent];
@@ -199,23 +53,25 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
   config: Config;
   readonly log: Logger;
   readonly carpstats: CarpStats = zeroStats();
+  private readonly core = new Cluster();
   private readonly ifs = new Map<string, IfRt>();
   private readonly vips: VipManager;
   private readonly vipWatcher = new VipWatcher();
   private readonly hooks: HookRunner;
+  private readonly effects: EffectExecutor;
+  private readonly timer: CoreTimer;
   private devd: DevdRunner | null = null;
   private started = false;
   private stopping = false;
   private startedAt = 0;
   private readonly now: () => number;
-  private readonly timers: DeadlineScheduler<TimerRef>;
   private syslog: SyslogWriter | null = null;
 
   constructor(config: Config, private readonly opts: CarpNodeOptions = {}) {
     super();
     this.config = config;
     this.now = opts.now ?? (() => performance.now());
-    this.timers = new DeadlineScheduler<TimerRef>((due) => this.onTimers(due), this.now, { perEntryMs: ADVERT_STEP_MS, maxMs: ADVERT_LEAD_MS });
+    this.timer = new CoreTimer(this.core, (w) => this.onWake(w), realClock(this.now), { perAdvertMs: ADVERT_STEP_MS, maxLeadMs: ADVERT_LEAD_MS });
     this.log = new Logger(config.logFormat, config.debug, opts.logSink, (e) => {
       this.syslog?.write(e.level, e.msg);
       this.emit("log", e);
@@ -223,6 +79,16 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     this.openSyslog(config.facility);
     this.vips = new VipManager({ stateFile: opts.vipStateFile ?? `${config.control}.vips.json` });
     this.hooks = new HookRunner({ onResult: (r) => this.onHookResult(r) });
+    this.effects = new EffectExecutor({
+      vips: this.vips,
+      log: this.log,
+      state: (rt) => this.core.get(rt.ref)?.state,
+      feed: (input) => {
+        if (!this.started || this.stopping) return;
+        this.core.handleInput(input, this.now());
+        this.pump();
+      },
+    });
   }
 
   /** --facility: log lines also go to syslog (besides stdout), unless "none" or no syslog socket. */
@@ -247,16 +113,9 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     // Interfaces first: a typo should be a one-line usage error, not a socket failure.
     const byIf = new Map<string, VhidConfig[]>();
     for (const v of cfg.vhids) byIf.set(v.interface, [...(byIf.get(v.interface) ?? []), v]);
-    const infos = new Map<string, Awaited<ReturnType<typeof interfaceInfo>>>();
-    for (const ifname of byIf.keys()) {
-      const info = await interfaceInfo(ifname);
-      if (!info.ok) {
-        if (info.code === "ENODEV") throw new CarpNodeError(`--interface: no such interface ${JSON.stringify(ifname)}`, "usage");
-        throw new CarpNodeError(info.error, "runtime");
-      }
-      infos.set(ifname, info);
-    }
-    for (const v of cfg.vhids) this.buildAuth(v); // throws on address sets a peer type cannot hash
+    const infos = new Map<string, { mac: string | null; addresses: string[] }>();
+    for (const ifname of byIf.keys()) infos.set(ifname, await this.interfaceFacts(ifname));
+    for (const v of cfg.vhids) buildAuth(v); // throws on address sets a peer type cannot hash
 
     // VIPs of ours left behind by a crash (this instance's state file, or labels of our vhids) go before
     // anything else. Another carp instance on this host (ucarp-style, one process per vhid) keeps its VIPs.
@@ -265,24 +124,30 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     else if (stale.code === "EPERM") throw new CarpNodeError(`${stale.error}`, "usage");
 
     try {
-      for (const [ifname, list] of byIf) {
-        const info = infos.get(ifname)!;
-        if (!info.ok) continue;
-        await this.openInterface(ifname, list, info.value.mac, info.value.addresses.map((a) => a.address));
-      }
+      for (const [ifname, list] of byIf) await this.openInterface(ifname, list, infos.get(ifname)!);
+      // Listeners before start(): a monitor error during start-up must not be an unhandled 'error'.
+      this.vipWatcher.on("removed", (ev: AddressEvent) => this.onAddressRemoved(ev));
+      this.vipWatcher.on("error", (msg: string) => this.log.warn(msg));
+      await this.vipWatcher.start().catch((e) => this.log.warn(`VIP watcher: ${(e as Error).message}`));
     } catch (e) {
       this.closeAll();
       throw e;
     }
-    await this.vipWatcher.start().catch(() => undefined);
-    this.vipWatcher.on("removed", (ev: AddressEvent) => this.onAddressRemoved(ev));
-    this.vipWatcher.on("error", (msg: string) => this.log.warn(msg));
     this.started = true;
 
     const now = this.now();
-    for (const ifr of this.ifs.values()) {
-      for (const [vhid, rt] of ifr.vhids) this.startVhid(ifr, vhid, rt.cfg, now);
+    if (cfg.demotion !== 0) this.core.handleInput({ kind: "demotion", source: "config", value: cfg.demotion, reason: "configured demotion" }, now);
+    for (const ifr of this.ifs.values()) for (const rt of ifr.vhids.values()) this.startVhid(ifr, rt, now);
+    this.pump();
+  }
+
+  private async interfaceFacts(ifname: string): Promise<{ mac: string | null; addresses: string[] }> {
+    const info = await interfaceInfo(ifname);
+    if (!info.ok) {
+      if (info.code === "ENODEV") throw new CarpNodeError(`--interface: no such interface ${JSON.stringify(ifname)}`, "usage");
+      throw new CarpNodeError(info.error, "runtime");
     }
+    return { mac: info.value.mac, addresses: info.value.addresses.map((a) => a.address) };
   }
 
   private loadDevd(path: string) {
@@ -303,118 +168,46 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     });
   }
 
-  private buildAuth(v: VhidConfig): CarpAuth {
-    const h = hashedAddresses(v);
-    if (v.semantics === "ucarp" && h.v4.length === 0) {
-      throw new CarpNodeError(`--addr: vhid ${v.vhid}: ucarp peers need an IPv4 virtual address (use --semantics freebsd for IPv6-only)`, "usage");
-    }
-    const a = CarpAuth.create({ vhid: v.vhid, v4: h.v4, v6: h.v6, password: v.password, semantics: v.semantics });
-    if (isHmacError(a)) throw new CarpNodeError(`--addr: vhid ${v.vhid}: ${a.error}`, "usage");
-    return a;
-  }
-
-  private hookConfig(v: VhidConfig): HookConfig {
-    return {
-      interface: v.interface, vhid: v.vhid, addresses: v.addresses, upscript: v.upscript, downscript: v.downscript,
-      xparam: v.xparam, neutral: v.neutral, shutdownScript: v.shutdownScript, hookMode: v.hookMode, hookTimeoutMs: v.hookTimeoutMs,
-    };
-  }
-
-  private async openInterface(ifname: string, list: VhidConfig[], mac: string | null, addrs: string[]): Promise<void> {
-    const vipSet = new Set(list.flatMap((v) => v.addresses.map((a) => a.address)));
-    const own = addrs.filter((a) => !vipSet.has(a));
-    for (const v of list) {
-      if (v.srcip && !own.includes(v.srcip)) own.unshift(v.srcip);
-      else if (v.srcip) own.splice(own.indexOf(v.srcip), 1), own.unshift(v.srcip);
-    }
+  private async openInterface(ifname: string, list: VhidConfig[], facts: { mac: string | null; addresses: string[] }): Promise<IfRt> {
     const link = new LinkWatcher(ifname, { ignoreIfState: list.every((v) => v.ignoreIfState) });
-    const ifr: IfRt = {
-      name: ifname,
-      cluster: new Cluster(),
-      vhids: new Map(),
-      socks: {},
-      link,
-      announcer: new Announcer(ifname, mac),
-      own,
-    };
+    const ifr: IfRt = { name: ifname, vhids: new Map(), socks: {}, link, announcer: new Announcer(ifname, facts.mac), own: ownAddresses(facts.addresses, list) };
     this.ifs.set(ifname, ifr);
-    for (const v of list) this.addVhidRt(ifr, v);
-    this.ensureSockets(ifr);
-    // Open the injection handle now, so the first GARP after a takeover does not pay for pcap_activate.
+    for (const v of list) ifr.vhids.set(v.vhid, newVhidRt(v));
+    ensureSockets(ifr, (i, b) => this.onPackets(i, b));
+    // Open the injection handle now, so the first GARP after a takeover does not pay for opening it.
     const pre = ifr.announcer.prepare();
     if (pre) this.log.warn(pre);
+    link.on("error", (m: string) => this.log.warn(m)); // before start(): see vipWatcher
     const st = await link.start();
     if (!st.up) this.log.warn(`${ifname}: link is down (${st.reason}); vhids wait in INIT`, { event: "link", interface: ifname, up: false });
     link.on("change", (s) => {
       this.log.info(`${ifname}: link ${s.up ? "up" : `down (${s.reason})`}`, { event: "link", interface: ifname, up: s.up });
-      this.exec(ifr, ifr.cluster.link(s.up, this.now()).actions);
+      if (!this.started || this.stopping) return;
+      this.core.handleInput({ kind: "link", ifname, up: s.up }, this.now());
+      this.pump();
     });
-    link.on("error", (m: string) => this.log.warn(m));
+    return ifr;
   }
 
-  private addVhidRt(ifr: IfRt, v: VhidConfig): void {
-    ifr.vhids.set(v.vhid, {
-      cfg: v,
-      auth: this.buildAuth(v),
-      hook: this.hookConfig(v),
-      rx: { badttl: 0, badauth: 0, badver: 0, badsum: 0 },
-      vipChain: Promise.resolve(),
-      pkt: { 4: Buffer.alloc(CARP_HEADER_LEN), 6: Buffer.alloc(CARP_HEADER_LEN) },
-      sendOpts: {
-        4: { ...(v.peer ? { dst: v.peer } : {}), ...(v.srcip ? { src: v.srcip } : {}) },
-        6: { ...(v.peer6 ? { dst: v.peer6 } : {}), ...(v.srcip6 ? { src: v.srcip6 } : {}) },
-      },
-    });
-  }
-
-  /** One socket per family that some vhid on the interface needs. */
-  private ensureSockets(ifr: IfRt): void {
-    const cfgs = [...ifr.vhids.values()].map((r) => r.cfg);
-    for (const family of [4, 6] as const) {
-      const need = cfgs.filter((v) => hashedAddresses(v)[family === 4 ? "v4" : "v6"].length > 0);
-      if (need.length === 0 || ifr.socks[family]) continue;
-      const group = family === 4 ? need[0].mcast : need[0].mcast6;
-      try {
-        const s = new CarpSocket({ interface: ifr.name, family, group });
-        s.on("packets", (batch) => this.onPackets(ifr, batch));
-        ifr.socks[family] = s;
-      } catch (e) {
-        const err = e as NodeJS.ErrnoException;
-        const msg = err.message.split("\n")[0];
-        if (/EPERM|EACCES|not permitted/i.test(msg) || err.code === "EPERM") {
-          throw new CarpNodeError(`--interface ${ifr.name}: cannot open a raw IPv${family} socket: ${msg} (needs root or CAP_NET_RAW)`, "usage");
-        }
-        if (/ENODEV|No such device/i.test(msg)) throw new CarpNodeError(`--interface: no such interface ${JSON.stringify(ifr.name)}`, "usage");
-        throw new CarpNodeError(`--interface ${ifr.name}: cannot open a raw IPv${family} socket: ${msg}`, "runtime");
-      }
-    }
-  }
-
-  private startVhid(ifr: IfRt, vhid: number, v: VhidConfig, now: number): void {
-    const r = ifr.cluster.add(vhidParams(v, ifr.own), { counter: randomCounter(), linkUp: ifr.link.status.up || v.ignoreIfState });
-    if (!r.ok) throw new CarpNodeError(`--vhid ${vhid}: ${r.errors.join("; ")}`, "usage");
-    if (this.config.demotion !== 0 && ifr.cluster.globalDemotion === 0) {
-      this.exec(ifr, ifr.cluster.adjustGlobalDemotion(this.config.demotion, now, "config", "configured demotion").actions);
-    }
-    this.log.info(`vhid ${vhid}@${ifr.name}: starting (advbase ${v.advbase} advskew ${v.advskew}${v.preempt ? " preempt" : ""}, ${v.semantics}, ${v.addresses.map((a) => `${a.address}/${a.prefix}`).join(" ")})`, { event: "start", interface: ifr.name, vhid });
-    this.exec(ifr, ifr.cluster.command(vhid, { op: "start" }, now).actions);
-    if (v.initialState === "master") this.exec(ifr, ifr.cluster.command(vhid, { op: "force", state: "MASTER" }, now).actions);
+  private startVhid(ifr: IfRt, rt: VhidRt, now: number): void {
+    const v = rt.cfg;
+    const r = this.core.add(ifr.name, vhidParams(v, ifr.own), { counter: randomCounter(), linkUp: ifr.link.status.up || v.ignoreIfState });
+    if (!r.ok) throw new CarpNodeError(`--vhid ${v.vhid}: ${r.errors.join("; ")}`, "usage");
+    this.log.info(`vhid ${v.vhid}@${ifr.name}: starting (advbase ${v.advbase} advskew ${v.advskew}${v.preempt ? " preempt" : ""}, ${v.semantics}, ${v.addresses.map((a) => `${a.address}/${a.prefix}`).join(" ")})`, { event: "start", interface: ifr.name, vhid: v.vhid });
+    this.core.command(rt.ref, { op: "start" }, now);
+    if (v.initialState === "master") this.core.command(rt.ref, { op: "force", state: "MASTER" }, now);
   }
 
   /** Graceful stop: bow-out advert from every MASTER, VIPs removed, -z downscripts, sockets closed. */
   async stop(): Promise<void> {
     if (!this.started || this.stopping) return;
-    this.stopping = true;
     const now = this.now();
-    const shutdowns: Promise<unknown>[] = [];
-    for (const ifr of this.ifs.values()) {
-      for (const [vhid, rt] of ifr.vhids) {
-        const prev = ifr.cluster.get(vhid)?.state ?? "INIT";
-        this.exec(ifr, ifr.cluster.command(vhid, { op: "stop", graceful: true }, now).actions);
-        shutdowns.push(rt.vipChain.then(() => this.hooks.shutdown(rt.hook, prev)));
-      }
-    }
-    await Promise.all(shutdowns);
+    const prev = new Map<VhidRt, string>();
+    for (const ifr of this.ifs.values()) for (const rt of ifr.vhids.values()) prev.set(rt, this.core.get(rt.ref)?.state ?? "INIT");
+    this.stopping = true;
+    for (const rt of prev.keys()) this.core.command(rt.ref, { op: "stop", graceful: true }, now);
+    this.pump();
+    await Promise.all([...prev].map(([rt, st]) => rt.chain.then(() => this.hooks.shutdown(rt.hook, st as "INIT" | "BACKUP" | "MASTER"))));
     // Hooks and devd actions get up to 10 s to finish (each also has its own timeout).
     let cap: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all([this.hooks.idle(), this.devd?.idle()]), new Promise((r) => (cap = setTimeout(r, 10_000)))]);
@@ -428,12 +221,8 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
   }
 
   private closeAll(): void {
-    this.timers.clear();
-    for (const ifr of this.ifs.values()) {
-      for (const s of Object.values(ifr.socks)) s?.close();
-      ifr.link.stop();
-      ifr.announcer.close();
-    }
+    this.timer.stop();
+    for (const ifr of this.ifs.values()) closeInterface(ifr);
     this.ifs.clear();
     this.vipWatcher.stop();
   }
@@ -442,209 +231,148 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     return this.started && !this.stopping;
   }
 
-  // ---- receive --------------------------------------------------------------------------------
+  // ---- inputs ---------------------------------------------------------------------------------
 
   private onPackets(ifr: IfRt, batch: ReceivedPacket[]): void {
-    if (this.stopping) return;
+    if (!this.started || this.stopping) return;
     const now = this.now();
-    for (const p of batch) {
-      if (p.family === 4) this.carpstats.ipackets++;
-      else this.carpstats.ipackets6++;
-      if (ifr.own.includes(p.src)) {
-        this.carpstats.ownloops++;
-        continue;
-      }
-      const lookup = (vhid: number): ReceiveVhid | undefined => {
-        const rt = ifr.vhids.get(vhid);
-        if (!rt || !ifr.cluster.get(vhid)) return undefined;
-        const unicast = p.family === 4 ? rt.cfg.peer !== undefined : rt.cfg.peer6 !== undefined;
-        // FreeBSD checks the TTL only for multicast destinations; OpenBSD and ucarp always.
-        return { auth: rt.auth, ttlPolicy: rt.cfg.semantics === "freebsd" || unicast ? "multicast" : "always", multicastDestination: !unicast };
-      };
-      const r = receiveCarp(p.data, { ttl: p.ttl, dst: p.dst }, lookup);
-      if (!r.ok) {
-        this.reject(ifr, r.reason, r.header?.vhid, `${p.src}: ${r.detail}`);
-        continue;
-      }
-      const res = ifr.cluster.receive({ from: p.src, family: p.family, header: r.header }, now);
-      this.exec(ifr, res.actions);
+    receivePackets(ifr, batch, {
+      stats: this.carpstats,
+      advert: (ifname, pkt) => this.core.handleInput({ kind: "advert", ifname, ...pkt }, now),
+      drop: (ifname, reason, vhid, detail) => this.log.debug(`${ifname}: dropped advertisement (${reason}): ${detail}`, { event: "drop", interface: ifname, reason, vhid }),
+    });
+    this.pump();
+  }
+
+  /** The core's deadlines fell due (see timer.ts for the batched advert pass). */
+  private onWake(w: Wake): void {
+    if (!this.started || this.stopping) return;
+    this.core.handleTimeout(w.now, w.advertiseUntil);
+    this.pump(w.sendAt);
+  }
+
+  /** A VIP of a MASTER vhid vanished (someone ran `ip addr del`): put it back (then GARP/NA). */
+  private onAddressRemoved(ev: AddressEvent): void {
+    if (!this.started || this.stopping) return;
+    const ifr = this.ifs.get(ev.ifname);
+    if (!ifr) return;
+    for (const rt of ifr.vhids.values()) {
+      if (!rt.cfg.manageVip || this.core.get(rt.ref)?.state !== "MASTER") continue;
+      const vip = rt.cfg.addresses.find((a) => a.address === ev.address && a.prefix === ev.prefix);
+      if (vip) this.effects.readd(ifr, rt, vip);
     }
   }
 
-  private reject(ifr: IfRt, reason: CarpReason, vhid: number | undefined, detail: string): void {
-    this.carpstats[reason]++;
-    const rt = vhid !== undefined ? ifr.vhids.get(vhid) : undefined;
-    if (rt && reason in rt.rx) rt.rx[reason as keyof VhidRt["rx"]]++;
-    this.log.debug(`${ifr.name}: dropped advertisement (${reason}): ${detail}`, { event: "drop", interface: ifr.name, reason, vhid });
-  }
+  // ---- outputs --------------------------------------------------------------------------------
 
-  // ---- actions --------------------------------------------------------------------------------
-
-  /** Executes actions: adverts, then timers, then VIPs/announcements, then logs/devd/hooks. */
-  private exec(ifr: IfRt, actions: TaggedAction[], sent: { vhid: number; ok: boolean }[] = []): void {
-    if (actions.length === 0 && sent.length === 0) return;
-    const stepTs = epochMs(); // transitions are logged with the time of the step, not of the log line
-    // `sent`: adverts of these actions the caller already sent; their results are fed back below.
-    const followUps = sent;
-    const order: Record<Action["kind"], number> = { send: 0, arm: 1, disarm: 1, vips: 2, announce: 3, transition: 4, demote: 5, log: 6 };
-    const sorted = actions.map((a, i) => ({ a, i })).sort((x, y) => order[x.a.action.kind] - order[y.a.action.kind] || x.i - y.i);
-    for (const { a } of sorted) {
-      const act = a.action;
-      const rt = ifr.vhids.get(a.vhid);
-      switch (act.kind) {
-        case "send": {
-          if (!rt) break;
-          followUps.push({ vhid: a.vhid, ok: this.send(ifr, rt, act.family, act.advert) });
-          break;
-        }
-        case "arm":
-          this.arm(ifr, a.vhid, act.timer, act.at);
-          break;
-        case "disarm":
-          this.disarm(ifr, a.vhid, act.timer);
-          break;
-        case "vips":
-          if (rt) this.vipOp(ifr, rt, act.op);
-          break;
-        case "announce":
-          if (rt) {
-            // ucarp peers only advertise over IPv4, but our IPv6 VIPs of that vhid still need their NA.
-            const fams: IpFamily[] = rt.cfg.semantics === "ucarp" ? [4, 6] : act.families;
-            for (const err of ifr.announcer.announce(rt.cfg.addresses, fams)) this.log.warn(err);
-            this.log.debug(`vhid ${a.vhid}@${ifr.name}: announced (${act.why})`);
-          }
-          break;
-        case "transition":
-          if (rt) this.onTransition(ifr, rt, act, stepTs);
-          break;
-        case "demote":
-          this.log.warn(`demotion ${act.delta > 0 ? "+" : ""}${act.delta}: ${act.reason}`, { event: "demote", delta: act.delta, source: act.source });
-          // Cluster applied it to its own vhids; other interfaces share the global demotion.
-          for (const other of this.ifs.values()) {
-            if (other !== ifr) this.exec(other, other.cluster.adjustGlobalDemotion(act.delta, this.now(), `${act.source}:vhid ${a.vhid}@${ifr.name}`, act.reason).actions);
-          }
-          break;
-        case "log":
-          this.log.log(act.level, act.message.startsWith("vhid ") ? act.message.replace(/^vhid (\d+)/, `vhid $1@${ifr.name}`) : act.message, { interface: ifr.name, vhid: a.vhid });
-          break;
-      }
-    }
-    for (const f of followUps) {
-      if (!ifr.cluster.get(f.vhid)) continue;
-      this.exec(ifr, ifr.cluster.input(f.vhid, { kind: "sendResult", ok: f.ok }, this.now()).actions);
-    }
-  }
-
-  private send(ifr: IfRt, rt: VhidRt, family: IpFamily, ad: AdvertOut): boolean {
-    return this.transmit(ifr, rt, family, this.encode(rt, family, ad), ad.vhid);
-  }
-
-  /** The signed advert, encoded in place into the vhid's own buffer for `family`: no allocation. */
-  private encode(rt: VhidRt, family: IpFamily, ad: AdvertOut): Buffer {
-    const pkt = rt.pkt[family];
-    pkt[0] = (CARP_VERSION << 4) | CARP_TYPE_ADVERTISEMENT;
-    pkt[1] = ad.vhid & 0xff;
-    pkt[2] = ad.advskew & 0xff;
-    pkt[3] = CARP_AUTHLEN;
-    pkt[4] = ad.demote & 0xff;
-    pkt[5] = ad.advbase & 0xff;
-    pkt.writeBigUInt64BE(BigInt.asUintN(64, ad.counter), 8);
-    rt.auth.signInto(pkt, pkt, 16, 8);
-    carpFinishChecksum(pkt);
-    return pkt;
-  }
-
-  private transmit(ifr: IfRt, rt: VhidRt, family: IpFamily, pkt: Buffer, vhid: number): boolean {
-    const sock = ifr.socks[family];
-    if (!sock) return false;
-    const r = family === 4 && rt.cfg.nomcast && !rt.cfg.peer ? this.sendBroadcast(ifr, rt, pkt) : sock.send(pkt, rt.sendOpts[family]);
-    if (r.ok) {
-      if (family === 4) this.carpstats.opackets++;
-      else this.carpstats.opackets6++;
-      return true;
-    }
-    this.carpstats.senderr++;
-    this.log.warn(`vhid ${vhid}@${ifr.name}: ${r.message}`, { event: "senderr", interface: ifr.name, vhid, code: r.code });
-    return false;
-  }
-
-  /** --nomcast (ucarp -M): the advert goes to Ethernet broadcast, injected at layer 2; IP dst stays the group. */
-  private sendBroadcast(ifr: IfRt, rt: VhidRt, pkt: Buffer): { ok: true } | { ok: false; code: string; message: string } {
-    const src = rt.cfg.srcip ?? ifr.own.find((a) => a.includes("."));
-    if (!src) return { ok: false, code: "EADDRNOTAVAIL", message: `--nomcast: no IPv4 source address on ${ifr.name}` };
-    const err = ifr.announcer.sendBroadcastAdvert(pkt, src, rt.cfg.mcast);
-    return err === null ? { ok: true } : { ok: false, code: "EIO", message: err };
-  }
-
-  private timerKey(ifr: IfRt, vhid: number, t: TimerName): string {
-    return `${ifr.name}/${vhid}/${t}`;
-  }
-
-  private arm(ifr: IfRt, vhid: number, t: TimerName, at: number): void {
-    this.timers.arm(this.timerKey(ifr, vhid, t), at, { ifr, vhid, timer: t, at }, t === "advertise");
+  private rtOf(ref: VhidRef): { ifr: IfRt; rt: VhidRt } | undefined {
+    const ifr = this.ifs.get(ref.ifname);
+    const rt = ifr?.vhids.get(ref.vhid);
+    return ifr && rt ? { ifr, rt } : undefined;
   }
 
   /**
-   * Timer expiries that fell due together. Each is fed to the core with `now` = its deadline (so the
-   * next deadline is computed from it and intervals do not drift), or the real time when it fired more
-   * than MAX_CATCH_UP_MS late. All core steps of the pass run first; then, once the latest deadline of
-   * the pass is reached, every advert goes out back to back; only then the rest of the actions and the
-   * send results.
+   * Drains the core's queues until they are empty, then re-plans the timer. Adverts go out first, back
+   * to back (encoded and signed before `sendAt`, the deadline of a timer pass woken early); an advert
+   * the core queued after effects of its vhid (ucarp: VIPs and GARP, then the advert) waits for them
+   * on the vhid's chain. Effects run on their vhid's chain in order; events follow.
    */
-  private onTimers(due: { payload: TimerRef; now: number }[]): void {
-    const steps: { ifr: IfRt; actions: TaggedAction[]; results: { vhid: number; ok: boolean }[] }[] = [];
-    const out: { ifr: IfRt; rt: VhidRt; family: IpFamily; pkt: Buffer; vhid: number; results: { vhid: number; ok: boolean }[] }[] = [];
-    let sendAt = -Infinity;
-    for (const { payload: t, now } of due) {
-      if (this.stopping || this.ifs.get(t.ifr.name) !== t.ifr || !t.ifr.cluster.get(t.vhid)) continue;
-      const st = { ifr: t.ifr, actions: t.ifr.cluster.input(t.vhid, { kind: "timer", timer: t.timer }, now).actions, results: [] };
-      steps.push(st);
-      if (t.at > sendAt) sendAt = t.at;
+  private pump(sendAt?: number): void {
+    for (;;) {
+      const transmits: Transmit[] = [];
+      const effects: Effect[] = [];
+      const events: Event[] = [];
+      for (let t = this.core.pollTransmit(); t; t = this.core.pollTransmit()) transmits.push(t);
+      for (let f = this.core.pollEffect(); f; f = this.core.pollEffect()) effects.push(f);
+      for (let e = this.core.pollEvent(); e; e = this.core.pollEvent()) events.push(e);
+      if (transmits.length + effects.length + events.length === 0) break;
+      const firstEffect = new Map<string, number>();
+      for (const f of effects) if (!firstEffect.has(vhidKeyOf(f.ref))) firstEffect.set(vhidKeyOf(f.ref), f.seq);
+      const now: Transmit[] = [];
+      const later: Transmit[] = [];
+      for (const t of transmits) ((firstEffect.get(vhidKeyOf(t.ref)) ?? Infinity) < t.seq ? later : now).push(t);
+      this.sendNow(now, sendAt);
+      sendAt = undefined;
+      // Effects and the adverts that wait for them, in the core's order, onto each vhid's chain.
+      const ordered: (Transmit | Effect)[] = [...effects, ...later].sort((a, b) => a.seq - b.seq);
+      for (const x of ordered) {
+        const at = this.rtOf(x.ref);
+        if (!at) continue;
+        if ("kind" in x) this.effects.run(at.ifr, at.rt, x);
+        else this.effects.after(at.rt, () => this.sendLater(x));
+      }
+      const stepTs = epochMs(); // transitions are logged with the time of the step, not of the log line
+      for (const e of events) this.onEvent(e, stepTs);
+    }
+    if (this.started && !this.stopping) this.timer.reschedule();
+  }
+
+  /** Sends adverts back to back (after `sendAt` when given) and feeds the send results to the core. */
+  private sendNow(list: Transmit[], sendAt?: number): void {
+    if (list.length === 0) return;
+    const used = new Set<Buffer>();
+    const pkts: Buffer[] = [];
+    const rts: { ifr: IfRt; rt: VhidRt }[] = [];
+    list = list.filter((t) => this.rtOf(t.ref) !== undefined);
+    for (const t of list) {
+      const at = this.rtOf(t.ref)!;
       // Encode and sign now, so that after the wait only the sends are left.
-      for (const a of st.actions) {
-        if (a.action.kind !== "send") continue;
-        const rt = t.ifr.vhids.get(a.vhid);
-        if (rt) out.push({ ifr: t.ifr, rt, family: a.action.family, pkt: this.encode(rt, a.action.family, a.action.advert), vhid: a.vhid, results: st.results });
+      const own = at.rt.pkt[t.family];
+      const pkt = encodeAdvert(at.rt, t, used.has(own) ? Buffer.alloc(own.length) : own);
+      used.add(pkt);
+      pkts.push(pkt);
+      rts.push(at);
+    }
+    // Wait out what is left of the lead (at most ADVERT_LEAD_MS + the timer's coalescing window).
+    if (sendAt !== undefined && sendAt - this.now() <= ADVERT_LEAD_MS + 1) while (this.now() < sendAt);
+    const outcomes = pkts.map((p, i) => sendAdvert(rts[i].ifr, rts[i].rt, list[i].family, p, this.carpstats));
+    const now = this.now();
+    for (let i = 0; i < outcomes.length; i++) {
+      const o = outcomes[i];
+      if (!o.ok) this.log.warn(`vhid ${list[i].ref.vhid}@${list[i].ref.ifname}: ${o.message}`, { event: "senderr", interface: list[i].ref.ifname, vhid: list[i].ref.vhid, code: o.code });
+      this.core.handleInput({ kind: "sendResult", ref: list[i].ref, ok: o.ok }, now);
+    }
+  }
+
+  /** An advert that waited for its vhid's effects: sent only if the vhid is still MASTER (or bows out). */
+  private sendLater(t: Transmit): void {
+    if (!this.started || (!t.bowOut && this.core.get(t.ref)?.state !== "MASTER")) return;
+    this.sendNow([t]);
+    this.pump();
+  }
+
+  private onEvent(e: Event, ts: number): void {
+    switch (e.kind) {
+      case "transition": {
+        const at = this.rtOf(e.ref);
+        if (!at) return;
+        const { ifr, rt } = at;
+        const v = rt.cfg;
+        const lm = this.core.get(e.ref)?.lastMaster;
+        // lastMasterAt: when the last advert from the previous master arrived (epoch ms), for failover timing.
+        this.log.info(`vhid ${v.vhid}@${ifr.name}: ${e.from} -> ${e.to} (${e.reason})`, {
+          ts, event: "transition", interface: ifr.name, vhid: v.vhid, from: e.from, to: e.to, reason: e.reason,
+          ...(lm ? { lastMasterAt: Math.round(epochMs(lm.at) * 1000) / 1000, lastMaster: lm.address } : {}),
+        });
+        this.emit("transition", { interface: ifr.name, vhid: v.vhid, from: e.from, to: e.to, reason: e.reason, ts });
+        // devd and scripts run after this vhid's effects (the VIPs are in place or gone); shutdown uses -z rules.
+        const devd = this.devd;
+        if (devd) this.effects.after(rt, () => { for (const ev of eventsForTransition(v, e.from, e.to)) void devd.dispatch(ev); });
+        if (this.stopping) return;
+        const hook = rt.hook;
+        void rt.chain.then(() => this.hooks.transition(hook, { from: e.from, to: e.to, reason: e.reason, initial: e.neutral }));
+        return;
+      }
+      case "demotion":
+        this.log.warn(`demotion ${e.delta > 0 ? "+" : ""}${e.delta} (${e.source}): ${e.reason}; global demotion now ${e.value}`, { event: "demote", delta: e.delta, source: e.source, value: e.value });
+        return;
+      case "log": {
+        const where = e.ref ? `@${e.ref.ifname}` : "";
+        const msg = e.ref && e.message.startsWith("vhid ") ? e.message.replace(/^vhid (\d+)/, `vhid $1${where}`) : e.message;
+        this.log.log(e.level, msg, e.ref ? { interface: e.ref.ifname, vhid: e.ref.vhid } : {});
+        return;
       }
     }
-    // Wait out what is left of the lead (at most ADVERT_LEAD_MS + the scheduler's coalescing window).
-    if (sendAt - this.now() <= ADVERT_LEAD_MS + 1) while (this.now() < sendAt);
-    // Nothing allocated in this loop (a scavenge here would show up as jitter on the wire).
-    const oks: boolean[] = new Array<boolean>(out.length).fill(false);
-    for (let i = 0; i < out.length; i++) oks[i] = this.transmit(out[i].ifr, out[i].rt, out[i].family, out[i].pkt, out[i].vhid);
-    for (let i = 0; i < out.length; i++) out[i].results.push({ vhid: out[i].vhid, ok: oks[i] });
-    for (const st of steps) this.exec(st.ifr, st.actions.filter((a) => a.action.kind !== "send"), st.results);
-  }
-
-  private disarm(ifr: IfRt, vhid: number, t: TimerName): void {
-    this.timers.disarm(this.timerKey(ifr, vhid, t));
-  }
-
-  private vipOp(ifr: IfRt, rt: VhidRt, op: "add" | "remove"): void {
-    if (!rt.cfg.manageVip) return;
-    rt.vipChain = rt.vipChain.then(async () => {
-      for (const a of rt.cfg.addresses) {
-        const r = op === "add" ? await this.vips.add(ifr.name, rt.cfg.vhid, a) : await this.vips.remove(ifr.name, a);
-        if (!r.ok) this.log.error(`vhid ${rt.cfg.vhid}@${ifr.name}: ${r.error}`, { event: "vip", op, address: a.address });
-        else if (r.value) this.log.debug(`vhid ${rt.cfg.vhid}@${ifr.name}: ${op === "add" ? "added" : "removed"} ${a.address}/${a.prefix}`, { event: "vip", op, address: a.address });
-      }
-    });
-  }
-
-  private onTransition(ifr: IfRt, rt: VhidRt, t: Extract<Action, { kind: "transition" }>, ts: number): void {
-    const v = rt.cfg;
-    const lm = ifr.cluster.get(v.vhid)?.lastMaster;
-    // lastMasterAt: when the last advert from the previous master arrived (epoch ms), for failover timing.
-    this.log.info(`vhid ${v.vhid}@${ifr.name}: ${t.from} -> ${t.to} (${t.reason})`, {
-      ts, event: "transition", interface: ifr.name, vhid: v.vhid, from: t.from, to: t.to, reason: t.reason,
-      ...(lm ? { lastMasterAt: Math.round(epochMs(lm.at) * 1000) / 1000, lastMaster: lm.address } : {}),
-    });
-    this.emit("transition", { interface: ifr.name, vhid: v.vhid, from: t.from, to: t.to, reason: t.reason, ts });
-    if (this.devd) for (const ev of eventsForTransition(v, t.from, t.to)) void this.devd.dispatch(ev);
-    // Scripts see the VIPs already in place (they run after our own add/remove); shutdown uses -z rules.
-    if (this.stopping) return;
-    const hook = rt.hook;
-    rt.vipChain.then(() => this.hooks.transition(hook, { from: t.from, to: t.to, reason: t.reason, initial: t.neutral }));
   }
 
   private onHookResult(r: HookResult): void {
@@ -653,179 +381,128 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     this.emit("hook", r);
   }
 
-  /** A VIP of a MASTER vhid vanished (someone ran `ip addr del`): put it back. */
-  private onAddressRemoved(ev: AddressEvent): void {
-    if (this.stopping) return;
-    const ifr = this.ifs.get(ev.ifname);
-    if (!ifr) return;
-    for (const [vhid, rt] of ifr.vhids) {
-      if (!rt.cfg.manageVip || ifr.cluster.get(vhid)?.state !== "MASTER") continue;
-      const vip = rt.cfg.addresses.find((a) => a.address === ev.address && a.prefix === ev.prefix);
-      if (!vip) continue;
-      rt.vipChain = rt.vipChain.then(async () => {
-        if (ifr.cluster.get(vhid)?.state !== "MASTER") return;
-        const r = await this.vips.add(ifr.name, vhid, vip);
-        if (r.ok && r.value) this.log.warn(`vhid ${vhid}@${ifr.name}: VIP ${vip.address}/${vip.prefix} vanished while MASTER; re-added`, { event: "vipReadded", interface: ifr.name, vhid, address: vip.address });
-        else if (!r.ok) this.log.error(`vhid ${vhid}@${ifr.name}: re-adding ${vip.address}: ${r.error}`);
-      });
-    }
-  }
-
   // ---- control ------------------------------------------------------------------------------
 
-  private findVhid(vhid: number, ifname?: string): IfRt {
+  private findVhid(vhid: number, ifname?: string): { ifr: IfRt; rt: VhidRt } {
     const hits = [...this.ifs.values()].filter((i) => i.vhids.has(vhid) && (ifname === undefined || i.name === ifname));
     if (hits.length === 0) throw new CarpNodeError(`--vhid: no vhid ${vhid}${ifname ? ` on ${ifname}` : ""} configured`, "usage");
     if (hits.length > 1) throw new CarpNodeError(`--vhid: vhid ${vhid} exists on ${hits.map((h) => h.name).join(", ")}; add --interface`, "usage");
-    return hits[0];
+    return { ifr: hits[0], rt: hits[0].vhids.get(vhid)! };
   }
 
-  /** Applies `carp set` changes at once. Throws CarpNodeError naming the flag on bad values. */
+  /** Applies `carp set` changes at once, all or none. Throws CarpNodeError naming the flag on bad values. */
   set(req: SetRequest): VhidReport {
-    const ifr = this.findVhid(req.vhid, req.interface);
-    const now = this.now();
-    const run = (flag: string, r: { actions: TaggedAction[]; error?: string }) => {
-      if (r.error) throw new CarpNodeError(`${flag}: ${r.error}`, "usage");
-      this.exec(ifr, r.actions);
-    };
-    const c = ifr.cluster;
-    let advertNow = false;
-    if (req.advbase !== undefined) {
-      run("--advbase", c.command(req.vhid, { op: "setAdvbase", value: req.advbase }, now));
-      advertNow = true;
-    }
-    if (req.advskew !== undefined) {
-      run("--advskew", c.command(req.vhid, { op: "setAdvskew", value: req.advskew }, now));
-      advertNow = true;
-    }
-    if (req.preempt !== undefined) run("--preempt", c.command(req.vhid, { op: "setPreempt", value: req.preempt }, now));
-    if (req.demote !== undefined) run("--demote", c.command(req.vhid, { op: "demote", delta: req.demote }, now));
-    if (req.state !== undefined) run("--state", c.command(req.vhid, { op: "force", state: req.state === "master" ? "MASTER" : "BACKUP" }, now));
-    // A MASTER tells its peers about a new advbase/advskew now rather than at its next interval.
-    if (advertNow) run("--advskew", c.command(req.vhid, { op: "advertise" }, now));
-    const rt = ifr.vhids.get(req.vhid)!;
+    const { ifr, rt } = this.findVhid(req.vhid, req.interface);
+    const err = this.core.command(rt.ref, {
+      op: "set",
+      ...(req.advbase !== undefined ? { advbase: req.advbase } : {}),
+      ...(req.advskew !== undefined ? { advskew: req.advskew } : {}),
+      ...(req.preempt !== undefined ? { preempt: req.preempt } : {}),
+      ...(req.demote !== undefined ? { demote: req.demote } : {}),
+      ...(req.state !== undefined ? { state: req.state === "master" ? ("MASTER" as const) : ("BACKUP" as const) } : {}),
+    }, this.now());
+    if (err) throw new CarpNodeError(`--${err}`, "usage");
+    this.pump();
     const changes = Object.entries(req).filter(([k, v]) => k !== "vhid" && k !== "interface" && v !== undefined).map(([k, v]) => `${k} ${v}`);
     this.log.info(`vhid ${req.vhid}@${ifr.name}: set ${changes.join(", ")}`, { event: "set", interface: ifr.name, vhid: req.vhid });
-    return this.report(ifr, rt);
+    return this.report(rt);
   }
 
   /** ucarp SIGUSR2: every MASTER becomes BACKUP (it may win again after master-down). */
   forceBackup(): void {
     const now = this.now();
     for (const ifr of this.ifs.values()) {
-      for (const vhid of ifr.vhids.keys()) {
-        if (ifr.cluster.get(vhid)?.state !== "MASTER") continue;
-        const r = ifr.cluster.command(vhid, { op: "force", state: "BACKUP" }, now);
-        if (r.error) this.log.warn(`vhid ${vhid}@${ifr.name}: ${r.error}`);
-        this.exec(ifr, r.actions);
+      for (const rt of ifr.vhids.values()) {
+        if (this.core.get(rt.ref)?.state !== "MASTER") continue;
+        const err = this.core.command(rt.ref, { op: "force", state: "BACKUP" }, now);
+        if (err) this.log.warn(`vhid ${rt.cfg.vhid}@${ifr.name}: ${err}`);
       }
     }
+    this.pump();
   }
 
   /**
-   * Applies a new configuration (SIGHUP). Unchanged vhids keep their state; advbase/advskew/preempt/demote
-   * changes are applied as commands (MASTER stays MASTER); other changes rebuild the vhid; removed vhids
-   * stop gracefully (bow-out when MASTER).
+   * Applies a new configuration (SIGHUP), as planReload() decides: unchanged vhids keep their state;
+   * advbase/advskew/preempt/demote changes are applied as one set (MASTER stays MASTER); other changes
+   * rebuild the vhid; removed vhids stop gracefully (bow-out when MASTER); a changed global demotion is
+   * applied to the ledger.
    */
   async reload(next: Config): Promise<string[]> {
     const done: string[] = [];
-    const oldByKey = new Map(this.config.vhids.map((v) => [`${v.vhid}@${v.interface}`, v]));
-    const newByKey = new Map(next.vhids.map((v) => [`${v.vhid}@${v.interface}`, v]));
-    for (const v of next.vhids) this.buildAuth(v); // validate before touching anything
-    if (next.devdConf !== this.config.devdConf) this.devd = next.devdConf !== undefined ? this.loadDevd(next.devdConf) : null;
+    for (const v of next.vhids) buildAuth(v); // validate before touching anything
+    const plan = planReload(this.config, next);
+    if (plan.devdChanged) this.devd = next.devdConf !== undefined ? this.loadDevd(next.devdConf) : null;
     this.log.format = next.logFormat;
     this.log.debugEnabled = next.debug;
-    if (next.facility !== this.config.facility) {
+    if (plan.facilityChanged) {
       await this.syslog?.close();
       this.syslog = null;
       this.openSyslog(next.facility);
     }
     const now = this.now();
-    for (const [key, old] of oldByKey) {
-      const nv = newByKey.get(key);
-      if (nv && structuralKey(nv) === structuralKey(old)) continue;
-      const ifr = this.ifs.get(old.interface)!;
-      const rt = ifr.vhids.get(old.vhid)!;
-      this.exec(ifr, ifr.cluster.remove(old.vhid, now, true).actions);
-      for (const t of ["advertise", "masterDown4", "masterDown6"] as const) this.disarm(ifr, old.vhid, t);
-      await rt.vipChain;
-      ifr.vhids.delete(old.vhid);
-      done.push(nv ? `vhid ${key}: rebuilt` : `vhid ${key}: removed`);
+    for (const [old, rebuilt] of [...plan.remove.map((o) => [o, false] as const), ...plan.rebuild.map((r) => [r.old, true] as const)]) {
+      const at = this.rtOf({ ifname: old.interface, vhid: old.vhid });
+      if (!at) continue;
+      this.core.remove(at.rt.ref, now, true);
+      this.pump();
+      await at.rt.chain;
+      at.ifr.vhids.delete(old.vhid);
+      done.push(`vhid ${vhidKey(old)}: ${rebuilt ? "rebuilt" : "removed"}`);
     }
-    for (const [key, nv] of newByKey) {
-      const old = oldByKey.get(key);
+    if (plan.demotion !== undefined) {
+      this.core.handleInput({ kind: "demotion", source: "config", value: plan.demotion, reason: "configured demotion" }, now);
+      done.push(`global demotion ${plan.demotion}`);
+    }
+    for (const { next: nv, set } of plan.keep) {
+      const at = this.rtOf({ ifname: nv.interface, vhid: nv.vhid });
+      if (!at) continue;
+      at.rt.cfg = nv;
+      if (Object.keys(set).length === 0) continue;
+      const err = this.core.command(at.rt.ref, { op: "set", ...set }, now);
+      if (err) throw new CarpNodeError(`--${err}`, "usage");
+      done.push(`vhid ${vhidKey(nv)}: updated`);
+    }
+    for (const [nv, added] of [...plan.rebuild.map((r) => [r.next, false] as const), ...plan.add.map((a) => [a, true] as const)]) {
       let ifr = this.ifs.get(nv.interface);
-      if (old && ifr?.vhids.has(nv.vhid)) {
-        const req: SetRequest = { vhid: nv.vhid, interface: nv.interface };
-        if (nv.advskew !== old.advskew) req.advskew = nv.advskew;
-        if (nv.advbase !== old.advbase) req.advbase = nv.advbase;
-        if (nv.preempt !== old.preempt) req.preempt = nv.preempt;
-        if (nv.demote !== old.demote) req.demote = nv.demote - old.demote;
-        if (Object.keys(req).length > 2) {
-          this.set(req);
-          done.push(`vhid ${key}: updated`);
-        }
-        ifr.vhids.get(nv.vhid)!.cfg = nv;
-        continue;
-      }
       if (!ifr) {
-        const info = await interfaceInfo(nv.interface);
-        if (!info.ok) throw new CarpNodeError(`--interface: no such interface ${JSON.stringify(nv.interface)}`, "usage");
-        await this.openInterface(nv.interface, [nv], info.value.mac, info.value.addresses.map((a) => a.address));
-        ifr = this.ifs.get(nv.interface)!;
+        ifr = await this.openInterface(nv.interface, [nv], await this.interfaceFacts(nv.interface));
       } else {
-        this.addVhidRt(ifr, nv);
-        this.ensureSockets(ifr);
+        ifr.vhids.set(nv.vhid, newVhidRt(nv));
+        ensureSockets(ifr, (i, b) => this.onPackets(i, b));
       }
-      this.startVhid(ifr, nv.vhid, nv, now);
-      if (!old) done.push(`vhid ${key}: added`);
+      this.startVhid(ifr, ifr.vhids.get(nv.vhid)!, now);
+      if (added) done.push(`vhid ${vhidKey(nv)}: added`);
     }
     this.config = next;
+    this.pump();
     this.log.info(`configuration reloaded${done.length ? ": " + done.join("; ") : " (no vhid changed)"}`, { event: "reload" });
     return done;
   }
 
   // ---- status -------------------------------------------------------------------------------
 
-  private report(ifr: IfRt, rt: VhidRt): VhidReport {
-    const s = ifr.cluster.status().vhids.find((x) => x.vhid === rt.cfg.vhid)!;
-    const now = this.now();
-    return {
-      interface: ifr.name,
-      vhid: s.vhid,
-      state: s.state,
-      reason: s.reason,
-      since: s.since === null ? null : epochMs(s.since),
-      advbase: s.advbase,
-      advskew: s.advskew,
-      effectiveAdvskew: s.effectiveAdvskew,
-      demotion: s.demotion,
-      preempt: s.preempt,
-      semantics: s.semantics,
-      addresses: rt.cfg.addresses.map((a) => `${a.address}/${a.prefix}`),
-      manageVip: rt.cfg.manageVip,
-      linkUp: s.linkUp,
-      lastMaster: s.lastMaster
-        ? { address: s.lastMaster.address, family: s.lastMaster.family, at: epochMs(s.lastMaster.at), agoMs: Math.round(now - s.lastMaster.at), advbase: s.lastMaster.advbase, advskew: s.lastMaster.advskew, bowOut: s.lastMaster.bowOut }
-        : null,
-      counters: { ...s.stats, ...rt.rx },
-    };
+  private report(rt: VhidRt): VhidReport {
+    return vhidReport(findStatus(this.core.status(), rt)!, rt, this.now());
   }
 
   status(): NodeStatus {
+    const cs = this.core.status();
+    const now = this.now();
     const vhids: VhidReport[] = [];
-    let globalDemotion = 0;
     for (const ifr of this.ifs.values()) {
-      globalDemotion = Math.max(globalDemotion, ifr.cluster.globalDemotion);
-      for (const rt of ifr.vhids.values()) if (ifr.cluster.get(rt.cfg.vhid)) vhids.push(this.report(ifr, rt));
+      for (const rt of ifr.vhids.values()) {
+        const s = findStatus(cs, rt);
+        if (s) vhids.push(vhidReport(s, rt, now));
+      }
     }
-    return { pid: process.pid, startedAt: this.startedAt, globalDemotion, carpstats: { ...this.carpstats }, vhids };
+    // The ledger's sum, negative values included (a negative global demotion is a preference).
+    return { pid: process.pid, startedAt: this.startedAt, globalDemotion: cs.globalDemotion, ledger: ledgerReport(cs.ledger), carpstats: { ...this.carpstats }, vhids };
   }
 
   /** One line per vhid, as ucarp's SIGUSR1 logs it. */
   logStatus(): void {
-    for (const v of this.status().vhids) {
-      this.log.info(`${v.state} on ${v.interface} id ${v.vhid} (${v.reason}; advbase ${v.advbase} advskew ${v.effectiveAdvskew}${v.lastMaster ? `; last advert from ${v.lastMaster.address} ${v.lastMaster.agoMs} ms ago` : ""})`, { event: "status", interface: v.interface, vhid: v.vhid, state: v.state });
-    }
+    for (const v of this.status().vhids) this.log.info(statusLine(v), { event: "status", interface: v.interface, vhid: v.vhid, state: v.state });
   }
 }
+
+const vhidKeyOf = (r: VhidRef) => `${r.vhid}@${r.ifname}`;

@@ -4,7 +4,7 @@
 // waits for a script (ucarp waits synchronously, carp-protocol.md §7.5 item 9). Each script has a timeout
 // after which its whole process group is killed (SIGTERM, then SIGKILL after a grace period).
 import { spawn } from "node:child_process";
-import type { HookMode, VipAddress } from "../daemon/config.js";
+import type { HookMode, VipAddress } from "./types.js";
 
 export type CarpState = "INIT" | "BACKUP" | "MASTER";
 

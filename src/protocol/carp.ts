@@ -68,6 +68,28 @@ export function encodeCarp(h: CarpEncodeInput, out?: Buffer, offset = 0): Buffer
   return buf;
 }
 
+/** What a sender fills in; the HMAC comes from `sign`, version/type/authlen are 2/1/7. */
+export type CarpAdvertFields = Pick<CarpHeader, "vhid" | "advbase" | "advskew" | "demote" | "counter">;
+
+/**
+ * Encodes a signed advertisement in place, allocating nothing: the fields at `offset`, then
+ * `sign(out, offset)` writes the 20-byte HMAC at offset + 16 (it may read the counter at offset + 8),
+ * then the checksum over all 36 bytes. Returns `out`.
+ */
+export function encodeCarpInto(h: CarpAdvertFields, out: Buffer, sign: (buf: Buffer, offset: number) => void, offset = 0): Buffer {
+  if (out.length - offset < CARP_HEADER_LEN) throw new RangeError("encodeCarpInto: output buffer too small");
+  out[offset] = (CARP_VERSION << 4) | CARP_TYPE_ADVERTISEMENT;
+  out[offset + 1] = h.vhid & 0xff;
+  out[offset + 2] = h.advskew & 0xff;
+  out[offset + 3] = CARP_AUTHLEN;
+  out[offset + 4] = h.demote & 0xff;
+  out[offset + 5] = h.advbase & 0xff;
+  out.writeBigUInt64BE(BigInt.asUintN(64, h.counter), offset + 8);
+  sign(out, offset);
+  carpFinishChecksum(out, offset);
+  return out;
+}
+
 /**
  * Rewrites the checksum of a 36-byte header already in place (after signInto filled the HMAC).
  * Returns the checksum written.

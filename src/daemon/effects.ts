@@ -1,0 +1,97 @@
+// The effect executor: runs the core's effects of each vhid one after another on that vhid's chain, in
+// the order the core queued them — VIPs added (awaited: the VIP manager resolves once the address
+// exists), then GARP/NA, then hooks and devd; on step-down the VIPs go before the hooks. Every VIP
+// operation re-checks the vhid's state when it runs, so an add that was queued (or a re-add that started)
+// while MASTER does not complete after a step-down, and a remove does not undo a newer takeover.
+import type { CarpState, ClusterInput, Effect } from "../core/index.js";
+import type { IpFamily } from "../protocol/types.js";
+import type { VipAddress } from "../host/types.js";
+import type { VipManager } from "../host/vips.js";
+import type { IfRt, VhidRt } from "./interfaces.js";
+import type { Logger } from "./log.js";
+
+export interface EffectHost {
+  vips: VipManager;
+  log: Logger;
+  /** The vhid's state in the core now (undefined once removed). */
+  state(rt: VhidRt): CarpState | undefined;
+  /** Feeds a result back to the core (and runs what it decides). */
+  feed(input: ClusterInput): void;
+}
+
+const name = (ifr: IfRt, rt: VhidRt) => `vhid ${rt.cfg.vhid}@${ifr.name}`;
+
+export class EffectExecutor {
+  constructor(private readonly host: EffectHost) {}
+
+  /** Queues `job` on the vhid's chain (after everything queued before it). */
+  after(rt: VhidRt, job: () => unknown): Promise<unknown> {
+    const p = rt.chain.then(job).catch((e) => this.host.log.error(`vhid ${rt.cfg.vhid}@${rt.ref.ifname}: ${(e as Error).message}`));
+    rt.chain = p;
+    return p;
+  }
+
+  run(ifr: IfRt, rt: VhidRt, e: Effect): void {
+    if (e.kind === "vips") {
+      if (!rt.cfg.manageVip) return;
+      this.after(rt, () => (e.op === "add" ? this.addAll(ifr, rt) : this.removeAll(ifr, rt)));
+      return;
+    }
+    this.after(rt, () => {
+      if (this.host.state(rt) !== "MASTER") return;
+      // ucarp peers only advertise over IPv4, but our IPv6 VIPs of that vhid still need their NA.
+      const fams: IpFamily[] = rt.cfg.semantics === "ucarp" ? [4, 6] : e.families;
+      for (const err of ifr.announcer.announce(rt.cfg.addresses, fams)) this.host.log.warn(err);
+      this.host.log.debug(`${name(ifr, rt)}: announced (${e.why})`);
+    });
+  }
+
+  /** A VIP of a MASTER vhid vanished (someone ran `ip addr del`): put it back, then GARP/NA for it. */
+  readd(ifr: IfRt, rt: VhidRt, vip: VipAddress): void {
+    this.after(rt, async () => {
+      if (this.host.state(rt) !== "MASTER") return;
+      const r = await this.host.vips.add(ifr.name, rt.cfg.vhid, vip);
+      if (!r.ok) {
+        this.host.log.error(`${name(ifr, rt)}: re-adding ${vip.address}: ${r.error}`, { event: "vip", op: "add", address: vip.address });
+        this.failed(rt, `${vip.address}/${vip.prefix}: ${r.error}`);
+        return;
+      }
+      if (!r.value) return;
+      this.host.log.warn(`${name(ifr, rt)}: VIP ${vip.address}/${vip.prefix} vanished while MASTER; re-added`, { event: "vipReadded", interface: ifr.name, vhid: rt.cfg.vhid, address: vip.address });
+      if (this.host.state(rt) !== "MASTER") return this.removeAll(ifr, rt); // stepped down while adding
+      for (const err of ifr.announcer.announce([vip], [vip.family])) this.host.log.warn(err);
+    });
+  }
+
+  private async addAll(ifr: IfRt, rt: VhidRt): Promise<void> {
+    let error: string | null = null;
+    for (const a of rt.cfg.addresses) {
+      if (this.host.state(rt) !== "MASTER") return; // stepped down before this one: the remove follows
+      const r = await this.host.vips.add(ifr.name, rt.cfg.vhid, a);
+      if (!r.ok) {
+        error ??= `${a.address}/${a.prefix}: ${r.error}`;
+        this.host.log.error(`${name(ifr, rt)}: ${r.error}`, { event: "vip", op: "add", address: a.address });
+      } else if (r.value) this.host.log.debug(`${name(ifr, rt)}: added ${a.address}/${a.prefix}`, { event: "vip", op: "add", address: a.address });
+    }
+    if (error) return this.failed(rt, error);
+    if (rt.vipError !== null) {
+      rt.vipError = null;
+      this.host.feed({ kind: "vipResult", ref: rt.ref, op: "add", ok: true });
+    }
+  }
+
+  private async removeAll(ifr: IfRt, rt: VhidRt): Promise<void> {
+    for (const a of rt.cfg.addresses) {
+      if (this.host.state(rt) === "MASTER") return; // MASTER again: its add follows on this chain
+      const r = await this.host.vips.remove(ifr.name, a);
+      if (!r.ok) this.host.log.error(`${name(ifr, rt)}: ${r.error}`, { event: "vip", op: "remove", address: a.address });
+      else if (r.value) this.host.log.debug(`${name(ifr, rt)}: removed ${a.address}/${a.prefix}`, { event: "vip", op: "remove", address: a.address });
+    }
+  }
+
+  /** An address that cannot be added demotes the vhid (a named cause in the ledger) and shows in status. */
+  private failed(rt: VhidRt, error: string): void {
+    rt.vipError = error;
+    this.host.feed({ kind: "vipResult", ref: rt.ref, op: "add", ok: false, error });
+  }
+}

@@ -1,0 +1,50 @@
+// Status and reports: the core's snapshot turned into what `carp status`, `carp set` and SIGUSR1 show.
+import type { ClusterStatus, DemotionEntry, VhidStatus } from "../core/index.js";
+import type { VhidRt } from "./interfaces.js";
+import { epochMs } from "./log.js";
+import type { LedgerEntry, VhidReport } from "./types.js";
+
+/** One vhid's report; `now` is the monotonic clock the core's times are in. */
+export function vhidReport(s: VhidStatus, rt: VhidRt, now: number): VhidReport {
+  return {
+    interface: rt.ref.ifname,
+    vhid: s.vhid,
+    state: s.state,
+    reason: s.reason,
+    since: s.since === null ? null : epochMs(s.since),
+    advbase: s.advbase,
+    advskew: s.advskew,
+    effectiveAdvskew: s.effectiveAdvskew,
+    demotion: s.demotion,
+    preempt: s.preempt,
+    semantics: s.semantics,
+    addresses: rt.cfg.addresses.map((a) => `${a.address}/${a.prefix}`),
+    manageVip: rt.cfg.manageVip,
+    linkUp: s.linkUp,
+    lastMaster: s.lastMaster
+      ? { address: s.lastMaster.address, family: s.lastMaster.family, at: epochMs(s.lastMaster.at), agoMs: Math.round(now - s.lastMaster.at), advbase: s.lastMaster.advbase, advskew: s.lastMaster.advskew, bowOut: s.lastMaster.bowOut }
+      : null,
+    counters: { ...s.stats, ...rt.rx },
+    vipError: rt.vipError,
+  };
+}
+
+export function ledgerReport(entries: DemotionEntry[]): LedgerEntry[] {
+  return entries.map((e) => ({
+    source: e.source,
+    value: e.value,
+    reason: e.reason,
+    since: epochMs(e.since),
+    ...(e.ref ? { interface: e.ref.ifname, vhid: e.ref.vhid } : {}),
+  }));
+}
+
+/** The status of one vhid from a cluster snapshot. */
+export function findStatus(cs: ClusterStatus, rt: VhidRt): VhidStatus | undefined {
+  return cs.vhids.find((x) => x.vhid === rt.ref.vhid && x.ifname === rt.ref.ifname);
+}
+
+/** One line per vhid, as ucarp's SIGUSR1 logs it. */
+export function statusLine(v: VhidReport): string {
+  return `${v.state} on ${v.interface} id ${v.vhid} (${v.reason}; advbase ${v.advbase} advskew ${v.effectiveAdvskew}${v.lastMaster ? `; last advert from ${v.lastMaster.address} ${v.lastMaster.agoMs} ms ago` : ""})`;
+}

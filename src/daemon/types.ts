@@ -1,0 +1,104 @@
+// The daemon's public data: what status/set return, events, options and its error class.
+import type { CarpState, VhidStatus } from "../core/index.js";
+import type { IpFamily } from "../protocol/types.js";
+
+/** carpstats, as `netstat -s -p carp` shows them (daemon-wide). */
+export interface CarpStats {
+  ipackets: number;
+  ipackets6: number;
+  badlen: number;
+  badsum: number;
+  badver: number;
+  badttl: number;
+  badvhid: number;
+  badauth: number;
+  opackets: number;
+  opackets6: number;
+  senderr: number;
+  ownloops: number;
+}
+
+export interface VhidReport {
+  interface: string;
+  vhid: number;
+  state: CarpState;
+  reason: string;
+  /** Epoch ms of the last state change, or null. */
+  since: number | null;
+  advbase: number;
+  advskew: number;
+  effectiveAdvskew: number;
+  demotion: { global: number; vhid: number; total: number };
+  preempt: boolean;
+  semantics: string;
+  addresses: string[];
+  manageVip: boolean;
+  linkUp: boolean;
+  lastMaster: { address: string; family: IpFamily; at: number; agoMs: number; advbase: number; advskew: number; bowOut: boolean } | null;
+  counters: VhidStatus["stats"] & { badttl: number; badauth: number; badver: number; badsum: number };
+  /** The last VIP add that failed (the vhid is demoted for it until an add succeeds), or null. */
+  vipError: string | null;
+}
+
+/** One entry of the process's demotion ledger (`carp status --json`: "why is this node BACKUP"). */
+export interface LedgerEntry {
+  source: string;
+  value: number;
+  reason: string;
+  /** Epoch ms since the source has been non-zero. */
+  since: number;
+  interface?: string;
+  vhid?: number;
+}
+
+export interface NodeStatus {
+  pid: number;
+  startedAt: number;
+  globalDemotion: number;
+  /** Every named source of the global demotion (config, user, ifdown, senderr, vipadd). */
+  ledger: LedgerEntry[];
+  carpstats: CarpStats;
+  vhids: VhidReport[];
+}
+
+export interface SetRequest {
+  vhid: number;
+  interface?: string;
+  advskew?: number;
+  advbase?: number;
+  state?: "master" | "backup";
+  preempt?: boolean;
+  demote?: number;
+}
+
+export interface TransitionEvent {
+  interface: string;
+  vhid: number;
+  from: CarpState;
+  to: CarpState;
+  reason: string;
+  ts: number;
+}
+
+/** An error with an exit-code class: "usage" (bad input, exit 2) or "runtime" (exit 1). */
+export class CarpNodeError extends Error {
+  constructor(
+    message: string,
+    readonly kind: "usage" | "runtime",
+  ) {
+    super(message);
+    this.name = "CarpNodeError";
+  }
+}
+
+export interface CarpNodeOptions {
+  /** Where log lines go; default stdout. */
+  logSink?: (line: string) => void;
+  /** VIP ownership record; default `<control path>.vips.json` (e.g. /run/carp/carp.sock.vips.json). */
+  vipStateFile?: string;
+  /** The monotonic clock in ms (default performance.now); timers are armed against it. */
+  now?: () => number;
+  /** Syslog socket for --facility output (default $CARP_SYSLOG_SOCKET or /dev/log). */
+  syslogSocket?: string;
+}
+
