@@ -248,7 +248,6 @@ export class DemoScenario {
 
   private async preempt(): Promise<PhaseResult> {
     const h1 = this.node("h1");
-    const h2 = this.node("h2");
     const t0 = Date.now();
     this.lab!.linkUp("h1");
     await this.startNode(h1);

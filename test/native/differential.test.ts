@@ -13,7 +13,6 @@ import {
   VERDICTS,
   decodeBatch,
   nativeCodecAddon,
-  nativeCodecAvailable,
   nativeDecodeCarp,
   nativeHmacPrefix,
   nativeInetChecksum,
@@ -27,7 +26,6 @@ import {
 import type { PeerSemantics } from "../../src/protocol/types.js";
 import { requires } from "../helpers/require.js";
 
-const native = nativeCodecAvailable();
 const initialImpl = nativeSha1Impl();
 const runs = Number(process.env.FC_RUNS ?? 300);
 

@@ -1,0 +1,54 @@
+#!/bin/sh
+# `npm test`'s pretest: installs the system tools the tests drive (Debian, as root, with apt-get) when
+# missing, then builds the addon and the TypeScript when build/ or dist/ is missing. Silent when nothing
+# is missing; one line per package installed; one line and exit 1 when something cannot be provided.
+set -eu
+cd "$(dirname "$0")/.."
+
+fail() { echo "test-deps: $*" >&2; exit 1; }
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
+
+# package:command the tests run (setpriv is util-linux, systemd-analyze is systemd).
+need=""
+for pair in ucarp:ucarp tcpdump:tcpdump tshark:tshark keepalived:keepalived nftables:nft iproute2:ip \
+            util-linux:setpriv python3:python3 systemd:systemd-analyze; do
+  have "${pair#*:}" || need="$need ${pair%%:*}"
+done
+# The addon, built from source (build/Release) or prebuilt (prebuilds/): the tests need both addons.
+addon() { [ -f "build/Release/$1.node" ] || ls prebuilds/*/"$1"*.node >/dev/null 2>&1; }
+no_addon() { ! addon carp_codec || ! addon carp_io; }
+# Building it needs a compiler and make (node-gyp); the build installs libpcap-dev itself.
+if no_addon; then
+  for pair in g++:g++ make:make; do have "${pair#*:}" || need="$need ${pair%%:*}"; done
+fi
+
+if [ -n "$need" ]; then
+  [ "$(id -u)" = 0 ] || fail "missing$need: run npm test as root (the tests build network namespaces) or apt-get install$need"
+  command -v apt-get >/dev/null 2>&1 || fail "missing$need and no apt-get here: install them with your package manager"
+  export DEBIAN_FRONTEND=noninteractive
+  # tshark asks whether non-root users may capture; answer no instead of waiting for a terminal.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true
+  for pkg in $need; do echo "test-deps: installing $pkg"; done
+  log=$(mktemp)
+  trap 'rm -f "$log"' EXIT
+  apt-get update -q >"$log" 2>&1 || fail "apt-get update failed: $(tail -n 1 "$log")"
+  # shellcheck disable=SC2086 # one word per package
+  apt-get install -y -q --no-install-recommends $need >"$log" 2>&1 || fail "apt-get install$need failed: $(tail -n 1 "$log")"
+  for pair in ucarp:ucarp tcpdump:tcpdump tshark:tshark keepalived:keepalived nftables:nft iproute2:ip \
+              util-linux:setpriv python3:python3 systemd:systemd-analyze; do
+    have "${pair#*:}" || fail "${pair%%:*} installed but ${pair#*:} is still not found"
+  done
+fi
+
+# tsc emits even when a file has a type error (npm run typecheck reports those): judge by what was built.
+built() { [ -f dist/index.js ] && [ -f dist/cli/main.js ]; }
+if no_addon; then
+  echo "test-deps: building the native addon and dist/"
+  npm run --silent build >/dev/null 2>&1 || true
+  no_addon && fail "building the native addon failed (run npm run build to see why)"
+  built || fail "building dist/ failed (run npm run build:ts to see why)"
+elif ! built; then
+  echo "test-deps: building dist/"
+  npm run --silent build:ts >/dev/null 2>&1 || true
+  built || fail "building dist/ failed (run npm run build:ts to see why)"
+fi
