@@ -30,14 +30,24 @@ bool IntArg(const Napi::CallbackInfo& info, size_t i, int64_t* out) {
   return true;
 }
 
-// unixDgramOpen() -> fd | errno name. Close-on-exec, non-blocking (a full syslog queue drops, never stalls).
+// unixDgramOpen(sendTimeoutMs) -> fd | errno name. Close-on-exec. A send to a full receiver waits at
+// most sendTimeoutMs (SO_SNDTIMEO), then fails with EAGAIN; 0 = never wait.
 Napi::Value UnixDgramOpen(const Napi::CallbackInfo& info) {
-  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  int64_t ms = 0;
+  IntArg(info, 0, &ms);
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | (ms > 0 ? 0 : SOCK_NONBLOCK), 0);
   if (fd < 0) return Err(info.Env(), errno);
+  if (ms > 0) {
+    struct timeval tv;
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  }
   return Napi::Number::New(info.Env(), fd);
 }
 
-// unixDgramSend(fd, path, data) -> true | errno name. A path starting with '@' is an abstract name.
+// unixDgramSend(fd, path, data, dontWait) -> true | errno name. A path starting with '@' is an abstract
+// name. dontWait: fail with EAGAIN at once instead of waiting for room.
 Napi::Value UnixDgramSend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t fd;
@@ -52,7 +62,8 @@ Napi::Value UnixDgramSend(const Napi::CallbackInfo& info) {
   if (path[0] == '@') sa.sun_path[0] = '\0';
   socklen_t len = offsetof(struct sockaddr_un, sun_path) + path.size() + (path[0] == '@' ? 0 : 1);
   ssize_t n;
-  do n = sendto(static_cast<int>(fd), data.Data(), data.Length(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&sa), len);
+  int flags = MSG_NOSIGNAL | (info.Length() > 3 && info[3].ToBoolean() ? MSG_DONTWAIT : 0);
+  do n = sendto(static_cast<int>(fd), data.Data(), data.Length(), flags, reinterpret_cast<sockaddr*>(&sa), len);
   while (n < 0 && errno == EINTR);
   if (n < 0) return Err(env, errno);
   return Napi::Boolean::New(env, true);

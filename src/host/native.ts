@@ -44,8 +44,8 @@ export interface NativeMonitor {
 type R<T> = T | string;
 
 export interface HostAddon {
-  unixDgramOpen(): R<number>;
-  unixDgramSend(fd: number, path: string, data: Buffer): R<true>;
+  unixDgramOpen(sendTimeoutMs: number): R<number>;
+  unixDgramSend(fd: number, path: string, data: Buffer, dontWait: boolean): R<true>;
   closeFd(fd: number): R<true>;
   setRealtimePriority(prio: number): R<true>;
   schedulerOf(): R<{ policy: "fifo" | "rr" | "other"; priority: number }>;

@@ -13,21 +13,33 @@ function fail(code: string, what: string): { ok: false; code: string; error: str
   return { ok: false, code, error: `${what}: ${code}` };
 }
 
-/** A unix datagram socket kept open between sends (syslog); `dest` is a path or "@abstract". */
+/**
+ * A unix datagram socket kept open between sends (syslog); `dest` is a path or "@abstract". A receiver
+ * that is not keeping up gets up to `waitMs` per datagram (as syslog(3) blocks, but bounded); after such
+ * a timeout the sender stops waiting for a second and drops what does not fit, so a stuck syslog daemon
+ * cannot stall the event loop line after line.
+ */
 export class DatagramSender {
   private fd = -1;
-  constructor(readonly dest: string) {}
+  private congestedUntil = 0;
+  constructor(
+    readonly dest: string,
+    private readonly waitMs = 50,
+  ) {}
 
   send(data: string | Buffer): SysResult {
     const a = addon();
     if (!a.ok) return a;
     if (this.fd < 0) {
-      const fd = a.value.unixDgramOpen();
+      const fd = a.value.unixDgramOpen(this.waitMs);
       if (typeof fd === "string") return fail(fd, "unix datagram socket");
       this.fd = fd;
     }
-    const r = a.value.unixDgramSend(this.fd, this.dest, typeof data === "string" ? Buffer.from(data) : data);
-    return r === true ? { ok: true, value: true } : fail(r, `send to ${this.dest}`);
+    const now = Date.now();
+    const r = a.value.unixDgramSend(this.fd, this.dest, typeof data === "string" ? Buffer.from(data) : data, now < this.congestedUntil);
+    if (r === true) return { ok: true, value: true };
+    if (r === "EAGAIN" && now >= this.congestedUntil) this.congestedUntil = Date.now() + 1000;
+    return fail(r, `send to ${this.dest}`);
   }
 
   close(): void {
