@@ -54,13 +54,36 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
   return typeof x === "object" && x !== null && !Array.isArray(x) && !(x instanceof Uint8Array);
 }
 
+/** The original text of every scalar by key path ("vhids[0].password" -> "0123"), for messages. */
+type Sources = Map<string, string>;
+let sources: Sources = new Map();
+
+function collectSources(node: unknown, path: string, into: Sources): void {
+  const y = yaml();
+  if (y.isScalar(node)) {
+    into.set(path, node.source ?? String(node.value));
+  } else if (y.isMap(node)) {
+    for (const pair of node.items) {
+      const key = y.isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+      collectSources(pair.value, path ? `${path}.${key}` : key, into);
+    }
+  } else if (y.isSeq(node)) {
+    node.items.forEach((item, i) => collectSources(item, `${path}[${i}]`, into));
+  }
+}
+
 function checkType(value: unknown, kind: Kind, path: string): void {
   const bad = (what: string) => {
     throw new YamlError(`${path}: must be ${what}, got ${JSON.stringify(value)}`);
   };
+  // A number, boolean or date where text is required is never coerced: 0123 would sign with "123".
+  const notText = () => {
+    const src = sources.get(path) ?? String(value);
+    throw new YamlError(`${path}: must be a string (quote it: ${JSON.stringify(src)})`);
+  };
   switch (kind) {
     case "string":
-      if (typeof value !== "string" && typeof value !== "number") bad("a string");
+      if (typeof value !== "string") notText();
       break;
     case "bool":
       if (typeof value !== "boolean") bad("true or false");
@@ -69,10 +92,16 @@ function checkType(value: unknown, kind: Kind, path: string): void {
       if (!(typeof value === "number" && Number.isInteger(value)) && !(typeof value === "string" && /^-?\d+$/.test(value))) bad("an integer");
       break;
     case "strings":
-      if (!Array.isArray(value) || value.some((s) => typeof s !== "string")) bad("a list of strings");
+      if (!Array.isArray(value)) bad("a list of strings");
+      (value as unknown[]).forEach((s, i) => {
+        if (typeof s !== "string") {
+          const src = sources.get(`${path}[${i}]`) ?? String(s);
+          throw new YamlError(`${path}[${i}]: must be a string (quote it: ${JSON.stringify(src)})`);
+        }
+      });
       break;
     case "password":
-      if (typeof value !== "string" && typeof value !== "number" && !(value instanceof Uint8Array)) bad("a string or !!binary");
+      if (typeof value !== "string" && !(value instanceof Uint8Array)) notText();
       break;
     case "object":
       if (!isPlainObject(value)) bad("a mapping");
@@ -160,8 +189,17 @@ export function parseYamlConfig(text: string, opts: YamlOptions = {}): Result<Co
     const where = e.linePos ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : "";
     return { ok: false, error: `YAML syntax error${where}: ${e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}` };
   }
+  sources = new Map();
+  collectSources(doc.contents, "", sources);
+  let root: unknown;
   try {
-    const root = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    root = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  } catch (e) {
+    // yaml's guard against alias bombs ("billion laughs"): bad input, not a crash.
+    if (e instanceof ReferenceError) return { ok: false, error: `YAML: too many alias expansions (more than 100): ${e.message.split("\n")[0]}` };
+    throw e;
+  }
+  try {
     if (root === null || root === undefined) throw new YamlError("empty file");
     if (!isPlainObject(root)) throw new YamlError("top level must be a mapping");
     checkKeys(root, TOP_KEYS, "");

@@ -4,7 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnSync } from "node:child_process";
 import { parseYamlConfig } from "../../src/daemon/config-yaml.js";
+import { CARP_CLI } from "../helpers/netns.js";
+import { requires } from "../helpers/require.js";
 import type { Config } from "../../src/daemon/config.js";
 
 let dir: string;
@@ -54,6 +57,15 @@ const bad = (text: string) => {
   if (r.ok) throw new Error("expected error");
   expect(r.error).not.toMatch(/\n/);
   return r.error;
+};
+
+/** One alias level per letter, 9 copies each: 9^8 "lol"s once expanded. */
+const aliasBomb = () => {
+  const rows = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"];
+  for (const [p, c] of [["a", "b"], ["b", "c"], ["c", "d"], ["d", "e"], ["e", "f"], ["f", "g"], ["g", "h"]]) {
+    rows.push(`${c}: &${c} [${Array(9).fill(`*${p}`).join(", ")}]`);
+  }
+  return `${rows.join("\n")}\nvhids: *h\n`;
 };
 
 describe("YAML config", () => {
@@ -123,10 +135,58 @@ describe("YAML config", () => {
     expect(bad(`defaults: { colour: red }\nvhids: []`)).toBe("defaults.colour: unknown key");
   });
 
+  it("never coerces a non-string scalar where a string is required; the message quotes the original text", () => {
+    const v = (extra: string) => `vhids:\n  - { vhid: 1, interface: e0, addresses: [192.0.2.1]${extra} }\n`;
+    expect(bad(v(", password: 0123"))).toBe('vhids[0].password: must be a string (quote it: "0123")');
+    expect(bad(v(", password: 12345678901234567890"))).toBe('vhids[0].password: must be a string (quote it: "12345678901234567890")');
+    expect(bad(v(", password: true"))).toBe('vhids[0].password: must be a string (quote it: "true")');
+    expect(bad(v(", password: 1e3"))).toBe('vhids[0].password: must be a string (quote it: "1e3")');
+    expect(ok(v(', password: "0123"')).vhids[0].password.toString()).toBe("0123");
+    expect(bad(`vhids:\n  - { vhid: 1, interface: 0, addresses: [192.0.2.1] }`)).toBe('vhids[0].interface: must be a string (quote it: "0")');
+    expect(bad(`vhids:\n  - { vhid: 1, interface: e0, addresses: [192.0.2.1, 0x0A] }`)).toBe('vhids[0].addresses[1]: must be a string (quote it: "0x0A")');
+    expect(bad(v(", passfile: 42"))).toBe('vhids[0].passfile: must be a string (quote it: "42")');
+    expect(bad(v(", passwordHex: 0012"))).toBe('vhids[0].passwordHex: must be a string (quote it: "0012")');
+    expect(bad(v(", hooks: { up: 1 }"))).toBe('vhids[0].hooks.up: must be a string (quote it: "1")');
+    expect(bad(v(", hooks: { xparam: 007 }"))).toBe('vhids[0].hooks.xparam: must be a string (quote it: "007")');
+    expect(bad(v(", carpName: 1"))).toBe('vhids[0].carpName: must be a string (quote it: "1")');
+    expect(bad(v(", peer: 3232235777"))).toBe('vhids[0].peer: must be a string (quote it: "3232235777")');
+    expect(bad(`defaults: { password: 0123 }\nvhids: []`)).toBe('defaults.password: must be a string (quote it: "0123")');
+    expect(bad(`control: 12\nvhids: []`)).toBe('control: must be a string (quote it: "12")');
+    expect(bad(`log: { facility: 7 }\nvhids: []`)).toBe('log.facility: must be a string (quote it: "7")');
+  });
+
+  it("refuses a YAML alias bomb (billion laughs) with one line", () => {
+    const text = aliasBomb();
+    const started = Date.now();
+    expect(bad(text)).toMatch(/^YAML: too many alias expansions/);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
   it("reports YAML syntax errors with a position, and non-mapping documents", () => {
     expect(bad("vhids: [\n  - {vhid: 1")).toMatch(/^YAML syntax error at line \d+, column \d+: /);
     expect(bad("a: 1\na: 2\n")).toMatch(/^YAML syntax error/); // duplicate keys
     expect(bad("")).toBe("empty file");
     expect(bad("- 1\n- 2")).toBe("top level must be a mapping");
+  });
+});
+
+describe("YAML typing and alias bombs through the CLI", () => {
+  requires("ours");
+  it("carp run --config and carp check --config exit 2 with one line", () => {
+    const cases: Array<[string, RegExp]> = [
+      [aliasBomb(), /: YAML: too many alias expansions/],
+      [`vhids:\n  - { vhid: 1, interface: e0, password: 0123, addresses: [192.0.2.1] }\n`, /: vhids\[0\]\.password: must be a string \(quote it: "0123"\)$/],
+    ];
+    cases.forEach(([text, re], i) => {
+      const file = join(dir, `cli-${i}.yaml`);
+      writeFileSync(file, text);
+      for (const cmd of ["run", "check"]) {
+        const r = spawnSync(process.execPath, [CARP_CLI, cmd, "--config", file], { encoding: "utf8", timeout: 20_000 });
+        expect(r.status, `${cmd} ${file}: ${r.stderr}`).toBe(2);
+        const lines = (r.stdout + r.stderr).trim().split("\n");
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toMatch(re);
+      }
+    });
   });
 });
