@@ -30,7 +30,11 @@ function setup(n: number, opts: { fail?: (a: string) => string | null } = {}) {
       return { ok: true as const, value: true };
     },
   } as unknown as VipManager;
-  const ifr = { name: "eth0", announcer: { announce: (v: VipAddress[]) => (calls.push(`announce ${v.map((x) => x.address).join(",")}`), []) } } as unknown as IfRt;
+  const announce = (v: VipAddress[]): string[] => {
+    calls.push(`announce ${v.map((x) => x.address).join(",")}`);
+    return [];
+  };
+  const ifr = { name: "eth0", announcer: { announce } } as unknown as IfRt;
   const rt = {
     ref: { ifname: "eth0", vhid: 1 },
     cfg: { vhid: 1, manageVip: true, semantics: "freebsd", addresses: Array.from({ length: n }, (_, i) => vip(i + 1)) },
