@@ -3,6 +3,7 @@
 //   {"op":"status"}                                  -> {"ok":true,"status":NodeStatus}
 //   {"op":"set","vhid":1,"advskew":30}               -> {"ok":true,"vhid":VhidReport}
 //   anything wrong                                   -> {"ok":false,"error":"--advskew: …"}
+// Limits (CONTROL_LIMITS): a request line of at most 64 KiB, a complete request within 5 s, 32 connections.
 import { chmodSync, mkdirSync, readdirSync, readlinkSync, unlinkSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { dirname, join } from "node:path";
@@ -14,23 +15,150 @@ export type ControlResponse = { ok: true; [k: string]: unknown } | { ok: false; 
 
 const replacer = (_k: string, v: unknown) => (typeof v === "bigint" ? v.toString() : v);
 
+/** Limits of the server side: one client can neither hold memory nor the event loop. */
+export const CONTROL_LIMITS = {
+  /** Longest request line in bytes (newline excluded); past it the connection is answered once and closed. */
+  maxRequestBytes: 64 * 1024,
+  /** A connection without a complete request for this long is answered once and closed. */
+  idleMs: 5000,
+  /** Connections open at once; one more is answered with one error line and closed. */
+  maxConnections: 32,
+  /** Unread answers a client may leave queued before it is dropped. */
+  maxPendingOutputBytes: 1024 * 1024,
+};
+
+const SET_KEYS: Record<string, "number" | "string" | "boolean" | "state"> = {
+  vhid: "number", interface: "string", advskew: "number", advbase: "number", state: "state", preempt: "boolean", demote: "number",
+};
+
+/** A `set` request with only known keys of the right JSON types, or a usage error naming the key. */
+function checkSet(req: Record<string, unknown>): SetRequest | string {
+  for (const [k, v] of Object.entries(req)) {
+    if (k === "op") continue;
+    const t = SET_KEYS[k];
+    if (!t) return `unknown key ${JSON.stringify(k)} in set request`;
+    const ok = t === "state" ? v === "master" || v === "backup" : typeof v === t;
+    if (!ok) return `--${k}: must be ${t === "state" ? "master or backup" : `a ${t}`}, got ${JSON.stringify(v)}`;
+  }
+  if (req.vhid === undefined) return "--vhid: required";
+  const { op: _op, ...rest } = req;
+  return rest as unknown as SetRequest;
+}
+
 function handle(node: CarpNode, line: string): ControlResponse {
-  let req: ControlRequest;
+  let req: unknown;
   try {
-    req = JSON.parse(line) as ControlRequest;
+    req = JSON.parse(line);
   } catch {
     return { ok: false, error: "request is not JSON", kind: "usage" };
   }
+  if (typeof req !== "object" || req === null || Array.isArray(req)) return { ok: false, error: "request is not a JSON object", kind: "usage" };
+  const r = req as Record<string, unknown>;
   try {
-    if (req?.op === "status") return { ok: true, status: node.status() };
-    if (req?.op === "set") {
-      const { op: _op, ...rest } = req;
-      return { ok: true, vhid: node.set(rest) };
+    if (r.op === "status") {
+      const extra = Object.keys(r).find((k) => k !== "op");
+      if (extra !== undefined) return { ok: false, error: `unknown key ${JSON.stringify(extra)} in status request`, kind: "usage" };
+      return { ok: true, status: node.status() };
     }
-    return { ok: false, error: `unknown op ${JSON.stringify((req as { op?: unknown })?.op)}`, kind: "usage" };
+    if (r.op === "set") {
+      const set = checkSet(r);
+      if (typeof set === "string") return { ok: false, error: set, kind: "usage" };
+      return { ok: true, vhid: node.set(set) };
+    }
+    return { ok: false, error: `unknown op ${JSON.stringify(r.op)}`, kind: "usage" };
   } catch (e) {
     return { ok: false, error: (e as Error).message, kind: e instanceof CarpNodeError ? e.kind : "runtime" };
   }
+}
+
+const errorLine = (error: string) => JSON.stringify({ ok: false, error, kind: "usage" }) + "\n";
+
+/**
+ * One client connection. Bytes are counted as they arrive; at most maxRequestBytes of an unfinished line are
+ * kept. One request is answered per event-loop turn (a pipelined burst cannot hold up an advert), and
+ * reading pauses while the client leaves answers unread.
+ */
+function serveConnection(sock: Socket, node: CarpNode, limits: typeof CONTROL_LIMITS): void {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const lines: string[] = [];
+  let closing = false;
+  let scheduled = false;
+
+  // Answers once, stops reading and closes (never waits for a client that does not read).
+  const refuse = (why: string) => {
+    if (closing) return;
+    closing = true;
+    clearTimeout(idle);
+    pending = [];
+    lines.length = 0;
+    sock.pause();
+    sock.removeAllListeners("data");
+    const t = setTimeout(() => sock.destroy(), 1000);
+    t.unref();
+    sock.end(errorLine(why), () => {
+      clearTimeout(t);
+      sock.destroy();
+    });
+  };
+  let idle = setTimeout(() => refuse(`no complete request within ${limits.idleMs} ms`), limits.idleMs);
+  const rearm = () => {
+    clearTimeout(idle);
+    idle = setTimeout(() => refuse(`no complete request within ${limits.idleMs} ms`), limits.idleMs);
+  };
+
+  const drainLines = () => {
+    scheduled = false;
+    if (closing || sock.destroyed) return;
+    const line = lines.shift();
+    if (line !== undefined && line.trim()) {
+      const res = handle(node, line);
+      sock.write(JSON.stringify(res, replacer) + "\n");
+      if (sock.writableLength > limits.maxPendingOutputBytes) {
+        sock.destroy();
+        return;
+      }
+    }
+    if (lines.length > 0) {
+      scheduled = true;
+      setImmediate(drainLines);
+    } else if (!sock.writableNeedDrain) {
+      sock.resume();
+    } else {
+      sock.once("drain", () => {
+        if (!closing && lines.length === 0) sock.resume();
+      });
+    }
+  };
+
+  sock.on("data", (chunk: Buffer) => {
+    if (closing) return;
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(10, start);
+      if (nl < 0) break;
+      if (pendingBytes + (nl - start) > limits.maxRequestBytes) return refuse(`request longer than ${limits.maxRequestBytes} bytes`);
+      pending.push(chunk.subarray(start, nl));
+      lines.push(Buffer.concat(pending).toString("utf8"));
+      pending = [];
+      pendingBytes = 0;
+      start = nl + 1;
+      rearm();
+    }
+    const rest = chunk.length - start;
+    if (pendingBytes + rest > limits.maxRequestBytes) return refuse(`request longer than ${limits.maxRequestBytes} bytes`);
+    if (rest > 0) {
+      // Copy: a small slice must not pin the socket's whole 64 KiB read buffer.
+      pending.push(Buffer.from(chunk.subarray(start)));
+      pendingBytes += rest;
+    }
+    if (lines.length > 0 && !scheduled) {
+      sock.pause();
+      scheduled = true;
+      setImmediate(drainLines);
+    }
+  });
+  sock.on("close", () => clearTimeout(idle));
 }
 
 /** Is something already answering on this path? */
@@ -51,6 +179,7 @@ export class ControlServer {
   constructor(
     readonly path: string,
     private readonly node: CarpNode,
+    private readonly limits: typeof CONTROL_LIMITS = CONTROL_LIMITS,
   ) {}
 
   /** Listens; a stale socket file is replaced, a live one is an error (another daemon uses it). */
@@ -65,17 +194,17 @@ export class ControlServer {
       /* not there */
     }
     const server = createServer((sock) => {
+      sock.on("error", () => sock.destroy());
+      if (this.clients.size >= this.limits.maxConnections) {
+        // Over the cap: one line, then closed, without reading anything.
+        sock.pause();
+        sock.end(errorLine(`too many control connections (limit ${this.limits.maxConnections})`), () => sock.destroy());
+        setTimeout(() => sock.destroy(), 1000).unref();
+        return;
+      }
       this.clients.add(sock);
       sock.on("close", () => this.clients.delete(sock));
-      sock.on("error", () => sock.destroy());
-      // readline re-emits socket errors: handle them here too, or a client hanging up kills the daemon.
-      const rl = createInterface({ input: sock });
-      rl.on("error", () => sock.destroy());
-      rl.on("line", (line) => {
-        if (!line.trim()) return;
-        const res = handle(this.node, line);
-        if (!sock.destroyed) sock.write(JSON.stringify(res, replacer) + "\n");
-      });
+      serveConnection(sock, this.node, this.limits);
     });
     // umask-independent 0600: create under a restrictive umask, then chmod to be sure.
     const old = process.umask(0o177);
