@@ -128,7 +128,8 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
       // Listeners before start(): a monitor error during start-up must not be an unhandled 'error'.
       this.vipWatcher.on("removed", (ev: AddressEvent) => this.onAddressRemoved(ev));
       this.vipWatcher.on("error", (msg: string) => this.log.warn(msg));
-      await this.vipWatcher.start().catch((e) => this.log.warn(`VIP watcher: ${(e as Error).message}`));
+      const why = await this.vipWatcher.start().catch((e: Error) => e.message);
+      if (why) this.log.warn(`vanished VIPs will not be noticed: ${why}`);
     } catch (e) {
       this.closeAll();
       throw e;
