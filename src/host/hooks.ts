@@ -1,8 +1,12 @@
 // Up/down script runner. ucarp-compatible invocation (`script <interface> <vip> [xparam]`, once per VIP), or
-// once per transition with every VIP (hookMode "all"). Hooks of one vhid run strictly in order (a queue per
-// vhid); the caller is never blocked: `transition()` returns at once, so the takeover advertisement never
-// waits for a script (ucarp waits synchronously, carp-protocol.md §7.5 item 9). Each script has a timeout
-// after which its whole process group is killed (SIGTERM, then SIGKILL after a grace period).
+// once per transition with every VIP (hookMode "all"). Hooks of one vhid run in order (a queue per vhid); the
+// caller is never blocked: `transition()` returns at once, so the takeover advertisement never waits for a
+// script (ucarp waits synchronously, carp-protocol.md §7.5 item 9). Each script has a timeout after which its
+// whole process group is killed (SIGTERM, then SIGKILL after a grace period).
+// The newest transition wins: when a vhid's next transition arrives, hooks of older transitions that have
+// not started are dropped, and a running one gets a short grace (1 s) before its process group is killed
+// (SIGTERM, SIGKILL 0.5 s later), so a hung hook delays the next transition's hooks by ~1.5 s at most.
+// Dropped and killed hooks are reported with `superseded: true`.
 import { spawn } from "node:child_process";
 import type { HookMode, VipAddress } from "./types.js";
 
@@ -53,11 +57,15 @@ export interface HookResult {
   /** First 4 KiB of each stream. */
   stdout: string;
   stderr: string;
-  /** Spawn failure (ENOENT, EACCES, ...). */
+  /** Spawn failure (ENOENT, EACCES, ...), or why a superseded hook was stopped or never run. */
   error?: string;
+  /** A newer transition of the vhid arrived: this hook was killed after the grace, or never started. */
+  superseded?: boolean;
 }
 
 const OUTPUT_LIMIT = 4096;
+/** Between SIGTERM and SIGKILL for a superseded hook. */
+const SUPERSEDED_KILL_MS = 500;
 
 /** Which script (if any) a transition runs. */
 export function scriptFor(cfg: HookConfig, t: HookTransition, initial: boolean): string | undefined {
@@ -100,6 +108,8 @@ export interface HookRunnerOptions {
   onResult?: (r: HookResult) => void;
   /** Between SIGTERM and SIGKILL after a timeout. Default 2000 ms. */
   killGraceMs?: number;
+  /** How long a running hook may go on once a newer transition of its vhid arrived. Default 1000 ms. */
+  supersedeGraceMs?: number;
   /** Base environment; default process.env. */
   env?: NodeJS.ProcessEnv;
 }
@@ -109,7 +119,7 @@ export function runScript(
   inv: HookInvocation,
   timeoutMs: number,
   meta: { vhid: number; interface: string; to: string },
-  opts: { killGraceMs?: number; env?: NodeJS.ProcessEnv } = {},
+  opts: { killGraceMs?: number; env?: NodeJS.ProcessEnv; signal?: AbortSignal } = {},
 ): Promise<HookResult> {
   const started = Date.now();
   return new Promise((resolve) => {
@@ -154,6 +164,15 @@ export function runScript(
       killGroup("SIGTERM");
       killTimer = setTimeout(() => killGroup("SIGKILL"), opts.killGraceMs ?? 2000);
     }, timeoutMs);
+    // Superseded by a newer transition: the group is killed now, SIGKILL shortly after.
+    const onAbort = () => {
+      if (done || result.timedOut) return;
+      result.superseded = true;
+      clearTimeout(timer);
+      killGroup("SIGTERM");
+      killTimer = setTimeout(() => killGroup("SIGKILL"), SUPERSEDED_KILL_MS);
+    };
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
     let done = false;
     const finish = () => {
       if (done) return;
@@ -161,8 +180,9 @@ export function runScript(
       clearTimeout(timer);
       // After a timeout the script's leader may be gone while children that ignored SIGTERM linger in
       // its group: let the SIGKILL escalation still run, without holding the event loop open.
+      opts.signal?.removeEventListener("abort", onAbort);
       if (killTimer) {
-        if (result.timedOut) killTimer.unref();
+        if (result.timedOut || result.superseded) killTimer.unref();
         else clearTimeout(killTimer);
       }
       result.durationMs = Date.now() - started;
@@ -188,6 +208,10 @@ export class HookRunner {
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly depth = new Map<string, number>();
   private readonly seen = new Set<string>();
+  /** Generation of each vhid's newest transition; the running job of each vhid. */
+  private readonly latest = new Map<string, number>();
+  private readonly running = new Map<string, { gen: number; abort: AbortController; grace?: NodeJS.Timeout }>();
+  private generation = 0;
 
   constructor(private readonly opts: HookRunnerOptions = {}) {}
 
@@ -211,17 +235,47 @@ export class HookRunner {
     return next;
   }
 
+  private report(r: HookResult): void {
+    try {
+      this.opts.onResult?.(r);
+    } catch {
+      /* a logging callback must not break the queue */
+    }
+  }
+
   private runAll(cfg: HookConfig, invs: HookInvocation[], to: CarpState): Promise<HookResult[]> {
-    return this.enqueue(this.key(cfg), async () => {
+    const key = this.key(cfg);
+    const gen = ++this.generation;
+    this.latest.set(key, gen);
+    // The running job of an older transition gets the grace, then is killed.
+    const cur = this.running.get(key);
+    const grace = this.opts.supersedeGraceMs ?? 1000;
+    if (cur && cur.gen < gen && !cur.grace) cur.grace = setTimeout(() => cur.abort.abort(), grace);
+    return this.enqueue(key, async () => {
       const results: HookResult[] = [];
-      for (const inv of invs) {
-        const r = await runScript(inv, cfg.hookTimeoutMs, { vhid: cfg.vhid, interface: cfg.interface, to }, this.opts);
-        results.push(r);
-        try {
-          this.opts.onResult?.(r);
-        } catch {
-          /* a logging callback must not break the queue */
+      const meta = { vhid: cfg.vhid, interface: cfg.interface, to };
+      const job = { gen, abort: new AbortController() } as { gen: number; abort: AbortController; grace?: NodeJS.Timeout };
+      this.running.set(key, job);
+      try {
+        for (const inv of invs) {
+          if (this.latest.get(key) !== gen) {
+            // A newer transition is waiting: the rest of this one never runs.
+            const r: HookResult = {
+              ...meta, file: inv.file, args: inv.args, code: null, signal: null, timedOut: false, durationMs: 0,
+              stdout: "", stderr: "", superseded: true, error: "superseded by a newer transition: not run",
+            };
+            results.push(r);
+            this.report(r);
+            continue;
+          }
+          const r = await runScript(inv, cfg.hookTimeoutMs, meta, { ...this.opts, signal: job.abort.signal });
+          if (r.superseded) r.error = `superseded by a newer transition: killed after ${grace} ms (${r.signal ?? `exit ${r.code}`})`;
+          results.push(r);
+          this.report(r);
         }
+      } finally {
+        clearTimeout(job.grace);
+        if (this.running.get(key) === job) this.running.delete(key);
       }
       return results;
     });

@@ -77,7 +77,7 @@ describe("HookRunner with real scripts", () => {
     expect(readFileSync(out2, "utf8").trim()).toBe("2");
   });
 
-  it("never blocks the caller and serializes one vhid's hooks in order", async () => {
+  it("never blocks the caller, runs one vhid's hooks in order, drops a queued hook a newer transition superseded", async () => {
     const log = join(dir, "order.txt");
     const up = script("slow-up.sh", `echo "start up $CARP_VHID" >> ${log}; sleep 0.3; echo "end up $CARP_VHID" >> ${log}`);
     const down = script("down.sh", `echo "start down $CARP_VHID" >> ${log}; echo "end down $CARP_VHID" >> ${log}`);
@@ -90,11 +90,73 @@ describe("HookRunner with real scripts", () => {
     expect(Date.now() - t0).toBeLessThan(50); // returned immediately
     expect(r.pending(c)).toBe(3);
     expect(existsSync(log)).toBe(false); // nothing ran synchronously
-    await Promise.all([p1, p2, p3]);
+    const [r1, r2, r3] = await Promise.all([p1, p2, p3]);
     expect(r.pending(c)).toBe(0);
-    expect(readFileSync(log, "utf8").trim().split("\n")).toEqual([
-      "start up 42", "end up 42", "start down 42", "end down 42", "start up 42", "end up 42",
-    ]);
+    // Three transitions in one tick: only the newest runs; the others are reported, never started.
+    expect(readFileSync(log, "utf8").trim().split("\n")).toEqual(["start up 42", "end up 42"]);
+    expect(r1).toMatchObject([{ to: "MASTER", code: null, superseded: true, error: "superseded by a newer transition: not run" }]);
+    expect(r2).toMatchObject([{ to: "BACKUP", code: null, superseded: true }]);
+    expect(r3.map((x) => [x.code, x.superseded])).toEqual([[0, undefined]]);
+
+    // A running hook finishing within the grace is left alone; the queued one behind it is dropped.
+    rmSync(log);
+    const q1 = r.transition(c, { from: "BACKUP", to: "MASTER", reason: "a" });
+    for (let i = 0; i < 100 && !existsSync(log); i++) await new Promise((z) => setTimeout(z, 10));
+    const q2 = r.transition(c, { from: "MASTER", to: "BACKUP", reason: "b" });
+    const q3 = r.transition(c, { from: "BACKUP", to: "MASTER", reason: "c" });
+    const [s1, s2, s3] = await Promise.all([q1, q2, q3]);
+    expect(readFileSync(log, "utf8").trim().split("\n")).toEqual(["start up 42", "end up 42", "start up 42", "end up 42"]);
+    expect([s1[0].code, s1[0].superseded, s2[0].superseded, s3[0].code]).toEqual([0, undefined, true, 0]);
+  });
+
+  it("a hung hook of one transition delays the next transition's hook by the 1 s grace only; its group is killed", async () => {
+    const pidFile = join(dir, "hung-down.pids");
+    const upLog = join(dir, "after-hung.txt");
+    // The hung initial downscript: a background child in its group plus a leader waiting on it.
+    const down = script("hung-down.sh", `sleep 60 & echo "$$ $!" > ${pidFile}; wait`);
+    const up = script("next-up.sh", `date +%s%3N > ${upLog}`);
+    const results: HookResult[] = [];
+    const r = new HookRunner({ onResult: (x) => results.push(x) });
+    const c = cfg({ upscript: up, downscript: down, hookTimeoutMs: 30_000, addresses: [parseAddress("10.1.1.9", "t")] });
+    const pDown = r.transition(c, { from: "INIT", to: "BACKUP", reason: "start" });
+    for (let i = 0; i < 100 && !existsSync(pidFile); i++) await new Promise((z) => setTimeout(z, 20));
+    const [leader, child] = readFileSync(pidFile, "utf8").trim().split(" ").map(Number);
+    const t0 = Date.now();
+    const [upRes] = await r.transition(c, { from: "BACKUP", to: "MASTER", reason: "master timed out" });
+    const upStartedAfter = Number(readFileSync(upLog, "utf8").trim()) - t0;
+    expect(upRes.code).toBe(0);
+    expect(upStartedAfter).toBeGreaterThanOrEqual(900); // the grace
+    expect(upStartedAfter).toBeLessThan(3000); // not the 30 s timeout
+    const [downRes] = await pDown;
+    expect(downRes).toMatchObject({ superseded: true, timedOut: false, signal: "SIGTERM", to: "BACKUP" });
+    expect(downRes.error).toBe("superseded by a newer transition: killed after 1000 ms (SIGTERM)");
+    expect(results.map((x) => [x.to, !!x.superseded])).toEqual([["BACKUP", true], ["MASTER", false]]);
+    // The superseded hook's whole process group is gone (a zombie child awaiting reaping counts as gone).
+    const gone = (pid: number) => {
+      try {
+        return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+      } catch {
+        return true;
+      }
+    };
+    for (let i = 0; i < 40 && !(gone(leader) && gone(child)); i++) await new Promise((z) => setTimeout(z, 50));
+    expect(gone(leader)).toBe(true);
+    expect(gone(child)).toBe(true);
+    console.log(`hung downscript superseded: next upscript started ${upStartedAfter} ms after its transition`);
+  });
+
+  it("a superseded hook that ignores SIGTERM is SIGKILLed 0.5 s later", async () => {
+    const stubborn = script("stubborn-down.sh", `trap '' TERM; while :; do sleep 0.05; done`);
+    const up = script("quick-up.sh", `exit 0`);
+    const r = new HookRunner({ supersedeGraceMs: 200 });
+    const c = cfg({ upscript: up, downscript: stubborn, hookTimeoutMs: 30_000, addresses: [parseAddress("10.1.1.9", "t")] });
+    const pDown = r.transition(c, { from: "INIT", to: "BACKUP", reason: "start" });
+    await new Promise((z) => setTimeout(z, 100));
+    const t0 = Date.now();
+    await r.transition(c, { from: "BACKUP", to: "MASTER", reason: "" });
+    expect(Date.now() - t0).toBeLessThan(2500);
+    const [d] = await pDown;
+    expect(d).toMatchObject({ superseded: true, signal: "SIGKILL" });
   });
 
   it("runs different vhids independently (a slow hook of one does not delay another)", async () => {
