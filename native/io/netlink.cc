@@ -384,7 +384,8 @@ class NetlinkMonitor : public Napi::ObjectWrap<NetlinkMonitor> {
       return fd_ < 0 ? errno : 0;
     });
     if (err == 0) {
-      int sz = 4 << 20;
+      // new NetlinkMonitor(netns, rcvbuf?): 4 MiB unless told (a small one provokes ENOBUFS in tests).
+      int sz = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 4 << 20;
       if (setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof sz) != 0)
         setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
       sockaddr_nl sa;

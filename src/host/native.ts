@@ -60,7 +60,7 @@ export interface HostAddon {
   linkList(fd: number): R<NativeLink[]>;
   linkSetUp(fd: number, ifindex: number, up: boolean): R<true>;
   setPromoteSecondaries(fd: number, ifindex: number, on: boolean): R<true>;
-  NetlinkMonitor: new (netns: string) => NativeMonitor;
+  NetlinkMonitor: new (netns: string, rcvbuf?: number) => NativeMonitor;
 }
 
 /** The addon's host functions, or a one-line reason why they are unavailable. */

@@ -188,8 +188,11 @@ export class NetlinkEvents extends EventEmitter {
     this.setMaxListeners(0);
   }
 
-  /** The shared subscription of `netns`, opened on first use. */
-  static acquire(netns?: string): NlResult<NetlinkEvents> {
+  /**
+   * The shared subscription of `netns`, opened on first use. `rcvbuf` (bytes, default 4 MiB) applies when
+   * this call opens the socket.
+   */
+  static acquire(netns?: string, rcvbuf?: number): NlResult<NetlinkEvents> {
     const key = netns ?? "";
     let s = NetlinkEvents.shared.get(key);
     if (!s) s = new NetlinkEvents(key);
@@ -197,7 +200,7 @@ export class NetlinkEvents extends EventEmitter {
       const a = hostAddon();
       if (!a.ok) return { ok: false, code: "ENOADDON", error: a.error };
       try {
-        s.mon = new a.value.NetlinkMonitor(key);
+        s.mon = rcvbuf === undefined ? new a.value.NetlinkMonitor(key) : new a.value.NetlinkMonitor(key, rcvbuf);
       } catch (e) {
         const code = (e as { code?: string }).code ?? "EIO";
         return err(code, `netlink events${key ? ` in netns ${key}` : ""}`);

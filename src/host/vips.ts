@@ -312,7 +312,8 @@ export class VipWatcher extends EventEmitter {
   private readonly known = new Map<string, AddressEvent>();
   private readonly onEvent = (e: NetlinkEvent) => this.handle(e);
 
-  constructor(private readonly o: IpOptions = {}) {
+  /** rcvbuf: the subscription's socket buffer if this watcher opens it (tests use a small one). */
+  constructor(private readonly o: IpOptions & { rcvbuf?: number } = {}) {
     super();
   }
 
@@ -323,7 +324,7 @@ export class VipWatcher extends EventEmitter {
    */
   async start(_settleMs?: number): Promise<string | null> {
     if (this.sub) return null;
-    const s = NetlinkEvents.acquire(this.o.netns);
+    const s = NetlinkEvents.acquire(this.o.netns, this.o.rcvbuf);
     if (!s.ok) return `address events: ${s.error}`;
     this.sub = s.value;
     this.sub.on("event", this.onEvent);
@@ -357,8 +358,7 @@ export class VipWatcher extends EventEmitter {
 
   private handle(e: NetlinkEvent): void {
     if (e.type === "overrun") {
-      const first = this.known.size === 0;
-      for (const d of this.snapshot()) if (!first) this.emit(d.kind, { ...d, ts: e.ts });
+      for (const d of this.snapshot()) this.emit(d.kind, { ...d, ts: e.ts });
       return;
     }
     if (e.type !== "address") return;

@@ -3,7 +3,7 @@
 // EPERM reporting, and one vhid's VIP removal never taking another vhid's VIP with it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, readFileSync } from "node:fs";
+import { mkdtempSync, rmSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseAddress } from "../../src/daemon/config.js";
@@ -228,6 +228,43 @@ describe("VipWatcher", () => {
       await m.remove("va", v4);
     } finally {
       w.stop();
+    }
+  });
+});
+
+describe("VipWatcher after the kernel dropped events (ENOBUFS)", () => {
+  it("lists again and reports what changed meanwhile, then keeps delivering", async () => {
+    ns.ip("addr", "add", "203.0.113.1/32", "dev", "vb");
+    // A tiny socket buffer, and the event loop blocked while 200 addresses come and one goes: overflow.
+    const w = new VipWatcher({ netns: ns.name, rcvbuf: 1 });
+    const events: AddressEvent[] = [];
+    w.on("added", (e: AddressEvent) => events.push(e));
+    w.on("removed", (e: AddressEvent) => events.push(e));
+    expect(await w.start()).toBeNull();
+    const sub = NetlinkEvents.acquire(ns.name);
+    if (!sub.ok) throw new Error(sub.error);
+    let overruns = 0;
+    const onEv = (e: NetlinkEvent) => void (e.type === "overrun" && overruns++);
+    sub.value.on("event", onEv);
+    const batch = join(dir, "batch");
+    const cmds = Array.from({ length: 200 }, (_, i) => `addr add 203.0.113.${i + 10}/32 dev vb`);
+    cmds.push("addr del 203.0.113.1/32 dev vb");
+    writeFileSync(batch, cmds.join("\n") + "\n");
+    try {
+      execFileSync("ip", ["-n", ns.name, "-batch", batch]);
+      expect(await waitFor(() => overruns > 0)).toBe(true);
+      const added = () => new Set(events.filter((e) => e.kind === "added" && e.ifname === "vb").map((e) => e.address));
+      expect(await waitFor(() => added().size >= 200)).toBe(true);
+      expect(events.some((e) => e.kind === "removed" && e.address === "203.0.113.1")).toBe(true);
+      // Still subscribed: a later change arrives as a plain event.
+      ns.ip("addr", "del", "203.0.113.10/32", "dev", "vb");
+      expect(await waitFor(() => events.some((e) => e.kind === "removed" && e.address === "203.0.113.10"))).toBe(true);
+    } finally {
+      sub.value.off("event", onEv);
+      sub.value.release();
+      w.stop();
+      writeFileSync(batch, cmds.slice(1, 200).map((c) => c.replace(" add ", " del ")).join("\n") + "\n");
+      execFileSync("ip", ["-n", ns.name, "-batch", batch]);
     }
   });
 });
