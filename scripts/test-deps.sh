@@ -15,9 +15,11 @@ for pair in ucarp:ucarp tcpdump:tcpdump tshark:tshark keepalived:keepalived nfta
   have "${pair#*:}" || need="$need ${pair%%:*}"
 done
 # The addon, built from source (build/Release) or prebuilt (prebuilds/): the tests need both addons.
-addon() { [ -f "build/Release/$1.node" ] || ls prebuilds/*/"$1"*.node >/dev/null 2>&1; }
+plat=$(node -p 'process.platform + "-" + process.arch')
+addon() { [ -f "build/Release/$1.node" ] || [ -f "prebuilds/$plat/$1.node" ]; }
 no_addon() { ! addon carp_codec || ! addon carp_io; }
-# Building it needs a compiler and make (node-gyp); the build installs libpcap-dev itself.
+# Building it needs g++ and make (node-gyp; python3 is in the list above). libpcap is dlopen()ed at run time:
+# tcpdump brings libpcap0.8.
 if no_addon; then
   for pair in g++:g++ make:make; do have "${pair#*:}" || need="$need ${pair%%:*}"; done
 fi
