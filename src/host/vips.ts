@@ -17,7 +17,7 @@
 //    "removed"/"added"; `present()` answers "is it still there" for a reconcile check.
 //  - Errors carry the errno name: EPERM -> "needs root or CAP_NET_ADMIN", ENODEV, ENOENT (missing netns).
 import { EventEmitter } from "node:events";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { VipAddress } from "../daemon/config.js";
 import { type AddressInfo, Netlink, NetlinkEvents, type NetlinkEvent } from "./netlink.js";
@@ -125,20 +125,24 @@ export class VipManager {
     return next;
   }
 
+  // The state file is a few hundred bytes on tmpfs (/run): synchronous I/O costs tens of microseconds and
+  // keeps the takeover's next step (GARP/NA) right behind the kernel's ACK, with no event-loop round trips.
   private async readState(): Promise<OwnedVip[]> {
     try {
-      const j = JSON.parse(await readFile(this.stateFile, "utf8")) as { vips?: OwnedVip[] };
+      const j = JSON.parse(readFileSync(this.stateFile, "utf8")) as { vips?: OwnedVip[] };
       return Array.isArray(j.vips) ? j.vips : [];
     } catch {
       return [];
     }
   }
 
+  private dirMade = false;
   private async writeState(vips: OwnedVip[]): Promise<void> {
-    await mkdir(dirname(this.stateFile), { recursive: true });
+    if (!this.dirMade) mkdirSync(dirname(this.stateFile), { recursive: true });
+    this.dirMade = true;
     const tmp = `${this.stateFile}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify({ vips }, null, 1) + "\n");
-    await rename(tmp, this.stateFile);
+    writeFileSync(tmp, JSON.stringify({ vips }, null, 1) + "\n");
+    renameSync(tmp, this.stateFile);
   }
 
   /** The ifindex of `ifname`, with promote_secondaries turned on when an IPv4 VIP is about to be added. */
