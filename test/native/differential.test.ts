@@ -228,7 +228,8 @@ describe("native vs TypeScript codec", () => {
       { numRuns: runs },
     );
     for (const v of [...VERDICTS, "mixed pair"]) expect(seen.get(v) ?? 0, `verdict ${v} never generated`).toBeGreaterThan(0);
-    expect(seen.get("ok")!).toBeGreaterThan(runs);
+    // About one ok verdict per run on average (275–355 seen in 300 runs): half that still proves ok is common.
+    expect(seen.get("ok")!).toBeGreaterThan(runs / 2);
   });
 
   it("random bytes: decodeBatch (native, TS) and decodeCarp agree; offsets may be out of range", () => {
