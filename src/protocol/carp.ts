@@ -1,4 +1,4 @@
-// The CARPv2 advertisement: 36 bytes, big-endian (docs/carp-protocol.md §1.1, §1.4).
+// The CARPv2 advertisement: 36 bytes, big-endian (the protocol notes, carp-protocol.md §1.1, §1.4; not shipped).
 //   0 ver<<4|type  1 vhid  2 advskew  3 authlen(7)  4 demote/pad  5 advbase  6-7 checksum
 //   8-15 counter (BE64)  16-35 HMAC-SHA1
 import { inetChecksum } from "./checksum.js";

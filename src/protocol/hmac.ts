@@ -1,4 +1,4 @@
-// CARP's HMAC-SHA1 (docs/carp-protocol.md §2): key derivation, the hashed message, and CarpAuth,
+// CARP's HMAC-SHA1 (protocol notes carp-protocol.md §2, not shipped): key derivation, the hashed message, and CarpAuth,
 // a per-vhid signer/verifier that precomputes every SHA-1 block not touched by the counter.
 import { CARP_HMAC_LEN, CARP_KEY_LEN } from "./carp.js";
 import { SHA1_IV, sha1Compress, sha1LoadBlock, sha1PadTail, Sha1 } from "./sha1.js";

@@ -1,7 +1,7 @@
 // The receive checks shared by the daemon and the inspector. Pure: IP-level facts and the CARP
 // payload in, a verdict with a carpstats-style reason and a human sentence out.
 //
-// Order (close to FreeBSD 14 carp_input/carp_input_c, docs/carp-protocol.md §1.3):
+// Order (close to FreeBSD 14 carp_input/carp_input_c; protocol notes §1.3):
 //   1. badlen   payload shorter than 36 bytes (longer is fine; only the first 36 are used)
 //   2. badsum   Internet checksum over the 36 bytes ≠ 0
 //   3. badvhid  no configuration for this vhid (lookup callback returns undefined)
