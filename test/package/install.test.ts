@@ -77,13 +77,13 @@ beforeAll(() => {
 }, SLOW);
 
 describe("the packed tarball", () => {
-  test("has LICENSE, dist, both prebuilt addons and no test-only files", () => {
+  test("has LICENSE, dist, both prebuilt addons and no test-only files or source maps", () => {
     const paths = new Set(entries.map((e) => e.path));
     for (const p of ["LICENSE", "README.md", "package.json", "dist/cli/main.js", "dist/index.js", "dist/inspect/analyzer.js",
       "prebuilds/linux-x64/carp_codec.node", "prebuilds/linux-x64/carp_io.node", "scripts/install.mjs", "binding.gyp"]) {
       expect(paths, p).toContain(p);
     }
-    const testOnly = [...paths].filter((p) => /^(test|bench|\.ci)\/|asan-check|sanitize-smoke|^scripts\/(prebuild|demo)|\.tgz$|^build\//.test(p));
+    const testOnly = [...paths].filter((p) => /^(test|bench|\.ci)\/|asan-check|sanitize-smoke|^scripts\/(prebuild|demo)|\.tgz$|\.map$|^build\//.test(p));
     expect(testOnly).toEqual([]);
   });
 
