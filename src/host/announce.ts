@@ -86,7 +86,7 @@ export class Announcer {
           v.family === 4
             ? buildGratuitousArp({ vip: v.address, mac: this.mac })
             : buildUnsolicitedNa({ target: v.address, mac: this.mac, override: true });
-        this.send(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
+        this.send(frame);
       } catch (e) {
         errors.push(`${v.family === 4 ? "GARP" : "NA"} for ${v.address} on ${this.ifname}: ${(e as Error).message}`);
       }
@@ -107,7 +107,7 @@ export class Announcer {
       frame.fill(0xff, 0, 6);
       Buffer.from(this.mac.split(":").map((h) => parseInt(h, 16))).copy(frame, 6);
       frame.writeUInt16BE(0x0800, 12);
-      Buffer.from(ip).copy(frame, 14);
+      ip.copy(frame, 14);
       this.send(frame);
       return null;
     } catch (e) {
