@@ -17,6 +17,8 @@ export const summary = "validate a `carp run` configuration without starting it 
 export interface RunConfig {
   cfg: Config;
   warnings: string[];
+  /** Warnings the daemon logs (stdout/syslog/journal) rather than printing on stderr at start. */
+  notices: string[];
   /** --pidfile FILE */
   pidfile?: string;
 }
@@ -38,10 +40,11 @@ export function loadRunConfig(argv: string[]): RunConfig | null {
   } else if (cfg.control === DEFAULTS.control && CONTROL_DIR !== dirname(DEFAULTS.control)) {
     cfg.control = join(CONTROL_DIR, basename(DEFAULTS.control));
   }
+  const notices: string[] = [];
   if (p.ok && p.value.vhid?.password !== undefined) {
-    warnings.push("--pass: the password is visible to every local user in ps and /proc/<pid>/cmdline; use --passfile FILE instead");
+    notices.push("--pass: the password is visible to every local user in ps and /proc/<pid>/cmdline; use --passfile FILE instead");
   }
-  return { cfg, warnings, pidfile: p.ok ? p.value.pidfile : undefined };
+  return { cfg, warnings, notices, pidfile: p.ok ? p.value.pidfile : undefined };
 }
 
 // ---- capabilities -------------------------------------------------------------------------------
@@ -250,7 +253,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`usage: carp check [carp run options]\n\n${UCARP_USAGE}`);
     return 0;
   }
-  for (const w of rc.warnings) process.stderr.write(`carp check: warning: ${w}\n`);
+  for (const w of [...rc.warnings, ...rc.notices]) process.stderr.write(`carp check: warning: ${w}\n`);
   const problems = await runProblems(rc);
   if (problems.length) {
     for (const p of problems) process.stderr.write(`carp check: ${p}\n`);

@@ -42,10 +42,7 @@ export async function run(argv: string[]): Promise<number> {
   // Raw sockets need CAP_NET_RAW, VIPs CAP_NET_ADMIN: the effective set counts, not the uid. Say so
   // before anything half-starts (a daemon with only CAP_NET_RAW would otherwise become MASTER with no VIP).
   const caps = capabilityProblems(cfg);
-  if (caps.length) {
-    for (const p of caps.slice(1)) process.stderr.write(`carp: ${p}\n`);
-    throw new UsageError(caps[0]);
-  }
+  if (caps.length) throw new UsageError(caps.join("; ")); // one line, naming every missing capability
   if (rc.pidfile !== undefined) {
     const pid = livePidIn(rc.pidfile);
     if (pid !== null) throw new UsageError(`--pidfile: ${rc.pidfile} belongs to running process ${pid}`);
@@ -80,6 +77,7 @@ export async function run(argv: string[]): Promise<number> {
   process.stdout.on("error", () => undefined);
   process.stderr.on("error", () => undefined);
   const node = new CarpNode(cfg);
+  for (const n of rc.notices) node.log.warn(n);
   const control = new ControlServer(cfg.control, node);
   try {
     await control.start();

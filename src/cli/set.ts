@@ -38,7 +38,7 @@ export function expandShortFlags(argv: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (!/^-[^-]/.test(a)) {
+    if (!/^-[^-\d]/.test(a)) { // "-50" is a value (--demote -50), not flags
       out.push(a);
       continue;
     }

@@ -17,9 +17,14 @@ export interface LogEntry {
 
 export type LogSink = (line: string) => void;
 
-/** Epoch milliseconds (fractional) derived from the monotonic clock. */
-export function epochMs(mono: number = performance.now()): number {
-  return performance.timeOrigin + mono;
+/**
+ * Epoch milliseconds (fractional) of a moment on the monotonic clock. The offset between the two clocks is
+ * taken now, not at process start: on a VM the wall clock is stepped (tens of ms within seconds were seen
+ * here), and log times must agree with the wall clock of other programs' logs.
+ */
+export function epochMs(mono?: number): number {
+  const now = performance.now();
+  return Date.now() + ((mono ?? now) - now);
 }
 
 const replacer = (_k: string, v: unknown) => (typeof v === "bigint" ? v.toString() : v);

@@ -76,6 +76,8 @@ describe.runIf(canUseNetns())("running as a service", () => {
     const p = a.spawn(args("net_raw,net_admin")[0], args("net_raw,net_admin").slice(1));
     await p.waitState("MASTER", 8000);
     expect(await waitFor(() => a.addresses().includes("198.51.100.150"), 3000)).toBe(true);
+    // --pass on the command line: the daemon logs that the password shows in ps (a log line, not stderr).
+    expect(p.lines.some((l) => /--pass: the password is visible .* use --passfile/.test(l))).toBe(true);
     const st = a.carpSync(["status", "--json", "--control", join(dir, "c.sock")]);
     expect(st.code).toBe(0);
     const pid = (JSON.parse(st.stdout) as { pid: number }).pid;
@@ -127,7 +129,6 @@ describe.runIf(canUseNetns())("running as a service", () => {
     const bad = a.carpSync(["run", "-B", "-i", "nosuch0", "-v", "3", "-p", "pw", "-a", "198.51.100.152"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^carp: --interface: no such interface "nosuch0"$/m);
-    expect(bad.stderr).toMatch(/warning: --pass: the password is visible .* use --passfile/);
 
     const pidfile = join(tmp, "sc.pid");
     const ctl = join(tmp, "sc.sock");
