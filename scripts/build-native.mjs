@@ -48,9 +48,30 @@ function nodedirArgs() {
   return existsSync(join(prefix, "include", "node", "node_api.h")) ? [`--nodedir=${prefix}`] : [];
 }
 
-/** Runs the source build; returns { code, message } (code 0 = built). */
-export function buildFromSource({ stdio = "inherit" } = {}) {
-  const missing = missingTools();
+/**
+ * A fresh Debian machine has node and npm but maybe no compiler: as root with apt-get, install the
+ * toolchain (like `npm run demo` installs its tools). Only for a source checkout: the published package
+ * ships prebuilt addons and never installs system packages.
+ */
+function aptInstallToolchain() {
+  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+  if (!isRoot || spawnSync("sh", ["-c", "command -v apt-get"], { stdio: "ignore" }).status !== 0) return false;
+  process.stderr.write("node-carp: installing g++ make python3 with apt-get (needed to build the addons)\n");
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  const quiet = { stdio: ["ignore", "ignore", "inherit"], env };
+  const pkgs = ["install", "-y", "-q", "g++", "make", "python3"];
+  let r = spawnSync("apt-get", pkgs, quiet);
+  if (r.status !== 0) {
+    spawnSync("apt-get", ["update", "-q"], quiet);
+    r = spawnSync("apt-get", pkgs, quiet);
+  }
+  return r.status === 0;
+}
+
+/** Runs the source build; returns { code, message } (code 0 = built). apt: may install the toolchain. */
+export function buildFromSource({ stdio = "inherit", apt = false } = {}) {
+  let missing = missingTools();
+  if (missing.length > 0 && apt && !process.env.CC && !process.env.CXX && aptInstallToolchain()) missing = missingTools();
   if (missing.length > 0) {
     return { code: 3, message: `cannot build the native addons: ${missing.join(", ")} not usable (${TOOLCHAIN_HINT})` };
   }
@@ -63,7 +84,7 @@ export function buildFromSource({ stdio = "inherit" } = {}) {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { code, message } = buildFromSource();
+  const { code, message } = buildFromSource({ apt: true });
   if (code !== 0) process.stderr.write(`node-carp: ${message}\n`);
   process.exit(code);
 }

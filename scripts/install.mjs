@@ -33,7 +33,7 @@ const shipsPrebuilds = existsSync(join(root, "prebuilds"));
 const why = shipsPrebuilds ? prebuildError() : "no prebuilds (source checkout)";
 if (why === null) process.exit(0); // the prebuilt addons load: nothing to build
 
-const { code, message } = buildFromSource();
+const { code, message } = buildFromSource({ apt: !shipsPrebuilds });
 if (code === 0) process.exit(0);
 if (shipsPrebuilds) {
   say(`${why}; ${message}; carp run and live capture need the addons, carp inspect -r works without`);
