@@ -7,7 +7,6 @@
 import { chmodSync, mkdirSync, readdirSync, readlinkSync, unlinkSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { dirname, join } from "node:path";
-import { createInterface } from "node:readline";
 import { CarpNodeError, type CarpNode, type SetRequest } from "./node.js";
 
 export type ControlRequest = { op: "status" } | ({ op: "set" } & SetRequest);
@@ -71,6 +70,8 @@ function handle(node: CarpNode, line: string): ControlResponse {
   }
 }
 
+const DISCARD_AFTER_REFUSAL = 1024 * 1024;
+
 const errorLine = (error: string) => JSON.stringify({ ok: false, error, kind: "usage" }) + "\n";
 
 /**
@@ -85,21 +86,25 @@ function serveConnection(sock: Socket, node: CarpNode, limits: typeof CONTROL_LI
   let closing = false;
   let scheduled = false;
 
-  // Answers once, stops reading and closes (never waits for a client that does not read).
+  // Answers once and closes. Whatever the client still sends is discarded, never kept, for at most 1 s and
+  // 1 MiB (so a client that stops sending reads the answer instead of a reset); then the socket is destroyed.
   const refuse = (why: string) => {
     if (closing) return;
     closing = true;
     clearTimeout(idle);
     pending = [];
     lines.length = 0;
-    sock.pause();
     sock.removeAllListeners("data");
+    let discarded = 0;
+    sock.on("data", (d: Buffer) => {
+      discarded += d.length;
+      if (discarded > DISCARD_AFTER_REFUSAL) sock.destroy();
+    });
+    sock.resume();
     const t = setTimeout(() => sock.destroy(), 1000);
     t.unref();
-    sock.end(errorLine(why), () => {
-      clearTimeout(t);
-      sock.destroy();
-    });
+    sock.end(errorLine(why));
+    sock.once("close", () => clearTimeout(t));
   };
   let idle = setTimeout(() => refuse(`no complete request within ${limits.idleMs} ms`), limits.idleMs);
   const rearm = () => {
@@ -234,6 +239,8 @@ export class ControlServer {
   }
 }
 
+const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+
 /** Client side: sends one request and resolves with the response (or rejects with a one-line Error). */
 export function controlRequest(path: string, req: ControlRequest, timeoutMs = 5000): Promise<ControlResponse> {
   return new Promise((resolve, reject) => {
@@ -248,16 +255,26 @@ export function controlRequest(path: string, req: ControlRequest, timeoutMs = 50
       reject(Object.assign(new Error(`--control ${path}: ${why}`), { code: e.code }));
     });
     sock.once("connect", () => sock.write(JSON.stringify(req) + "\n"));
-    const rl = createInterface({ input: sock });
-    rl.on("error", () => undefined); // the socket's own handler above reports it
-    rl.once("line", (line) => {
+    // The answer line, bounded too (a status of thousands of vhids is a few MB; anything past 64 MiB is not ours).
+    const parts: Buffer[] = [];
+    let size = 0;
+    sock.on("data", (chunk: Buffer) => {
+      const nl = chunk.indexOf(10);
+      parts.push(nl < 0 ? chunk : chunk.subarray(0, nl));
+      size += chunk.length;
+      if (nl < 0 && size <= MAX_ANSWER_BYTES) return;
       clearTimeout(timer);
       sock.destroy();
+      if (nl < 0) return reject(new Error(`--control ${path}: answer longer than ${MAX_ANSWER_BYTES} bytes`));
       try {
-        resolve(JSON.parse(line) as ControlResponse);
+        resolve(JSON.parse(Buffer.concat(parts).toString("utf8")) as ControlResponse);
       } catch {
         reject(new Error(`--control ${path}: unparsable answer`));
       }
+    });
+    sock.on("close", () => {
+      clearTimeout(timer);
+      reject(new Error(`--control ${path}: the daemon closed the connection without an answer`));
     });
   });
 }
