@@ -9,7 +9,7 @@ import { randomInt } from "node:crypto";
 import { buildGratuitousArp } from "../protocol/arp.js";
 import { buildIpv4, IPPROTO_CARP } from "../protocol/ip.js";
 import { buildUnsolicitedNa } from "../protocol/ndp.js";
-import type { VipAddress } from "../daemon/config.js";
+import type { VipAddress } from "./types.js";
 import { hostAddon } from "./native.js";
 import { Netlink } from "./netlink.js";
 

@@ -19,7 +19,7 @@
 import { EventEmitter } from "node:events";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type { VipAddress } from "../daemon/config.js";
+import type { VipAddress } from "./types.js";
 import { type AddressInfo, Netlink, NetlinkEvents, type NetlinkEvent } from "./netlink.js";
 
 export type IpErrorCode = string;
