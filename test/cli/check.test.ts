@@ -6,7 +6,8 @@ import { describe, expect, test } from "vitest";
 import { CAP_NET_ADMIN, CAP_NET_RAW, capabilityProblems, effectiveCaps } from "../../src/cli/check.js";
 import { expandShortFlags } from "../../src/cli/set.js";
 import { stdoutIsJournal } from "../../src/daemon/log.js";
-import { canUseNetns, labScope } from "../helpers/netns.js";
+import { labScope } from "../helpers/netns.js";
+import { requires } from "../helpers/require.js";
 
 const { tmp, lab } = labScope("carp-check-test-");
 
@@ -57,7 +58,8 @@ describe("journal detection", () => {
   });
 });
 
-describe.runIf(canUseNetns())("carp check", () => {
+describe("carp check", () => {
+  requires("netns", "ours");
   test("valid: prints what would run, exit 0; invalid: one line per problem, exit 2", () => {
     const l = lab(1, "ck");
     const [a] = l.hosts;

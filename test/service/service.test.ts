@@ -5,7 +5,8 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, openSync, closeSync, fstatSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { CARP_CLI, REPO, canUseNetns, labScope, sleep, waitFor, type LabHost } from "../helpers/netns.js";
+import { CARP_CLI, REPO, labScope, sleep, waitFor, type LabHost } from "../helpers/netns.js";
+import { requires } from "../helpers/require.js";
 
 const { tmp, lab } = labScope("carp-service-test-");
 const procs: ChildProcess[] = [];
@@ -52,7 +53,8 @@ function openDir(name: string): string {
 
 const ucarpLine = (vip: string, vhid = 7) => ["run", "-i", "eth0", "-v", String(vhid), "-p", "pw", "-a", vip, "--log-format", "json", "-f", "none"];
 
-describe.runIf(canUseNetns())("running as a service", () => {
+describe("running as a service", () => {
+  requires("netns", "ours", "python3", "setpriv");
   test("capabilities, not uid: nobody with CAP_NET_RAW+CAP_NET_ADMIN becomes MASTER and adds the VIP; one missing -> exit 2 naming it", async () => {
     const l = lab(1, "sa");
     const [a] = l.hosts;
