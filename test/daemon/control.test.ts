@@ -319,6 +319,12 @@ describe("control socket under abuse, with a real MASTER and BACKUP in namespace
     expect(nb.transitions("MASTER")).toHaveLength(0);
     expect(na.transitions().filter((t) => t.from === "MASTER")).toHaveLength(0);
 
+    // An unknown key in a set to the live daemon: refused, nothing applied, nothing logged as set.
+    expect(await controlRequest(sockA, { op: "set", vhid: 7, advskew: 200, bogus: 5 } as never)).toEqual({ ok: false, error: 'unknown key "bogus" in set request', kind: "usage" });
+    await sleep(200);
+    expect(na.json().filter((e) => e.event === "set")).toEqual([]);
+    expect(JSON.parse(a.carpSync(["status", "--json", "--control", sockA]).stdout).vhids[0].advskew).toBe(0);
+
     // The master's adverts kept their 1 s pace during the abuse.
     const adverts = cap.lines.map(parseTcpdumpLine).filter((x) => x !== null && x.src === a.ip4 && x.vhid === 7).map((x) => x!.t);
     const during = adverts.filter((t) => t >= abuseStart - 1100 && t <= abuseEnd + 1100);
