@@ -189,8 +189,6 @@ export function parseYamlConfig(text: string, opts: YamlOptions = {}): Result<Co
     const where = e.linePos ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : "";
     return { ok: false, error: `YAML syntax error${where}: ${e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}` };
   }
-  sources = new Map();
-  collectSources(doc.contents, "", sources);
   let root: unknown;
   try {
     root = doc.toJS({ maxAliasCount: 100 }) as unknown;
@@ -199,6 +197,7 @@ export function parseYamlConfig(text: string, opts: YamlOptions = {}): Result<Co
     if (e instanceof ReferenceError) return { ok: false, error: `YAML: too many alias expansions (more than 100): ${e.message.split("\n")[0]}` };
     throw e;
   }
+  collectSources(doc.contents, "", sources);
   try {
     if (root === null || root === undefined) throw new YamlError("empty file");
     if (!isPlainObject(root)) throw new YamlError("top level must be a mapping");
@@ -236,5 +235,7 @@ export function parseYamlConfig(text: string, opts: YamlOptions = {}): Result<Co
   } catch (e) {
     if (e instanceof YamlError) return { ok: false, error: e.message };
     throw e;
+  } finally {
+    sources = new Map(); // the texts include passwords: keep them no longer than the parse
   }
 }
