@@ -1,4 +1,5 @@
-// rtnetlink (NETLINK_ROUTE) for the host layer: address add/delete/list, link get/list/set, the
+// rtnetlink (NETLINK_ROUTE) for the host layer: address add/delete/list, link get/list/set, macvlan
+// create/delete (virtual MAC mode), neighbour lookup, the
 // inet devconf promote_secondaries, and one event subscription (links, IPv4 and IPv6 addresses)
 // driven by libuv. Requests are synchronous (send, then read until the kernel's ACK or NLMSG_DONE) on
 // a socket the caller opens once per network namespace. Failures come back as errno names (strings).
@@ -10,11 +11,13 @@
 #include <linux/if_link.h>
 #include <linux/ip.h>
 #include <linux/netlink.h>
+#include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -363,6 +366,147 @@ Napi::Value SetPromoteSecondaries(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
+bool ParseMac(const std::string& s, unsigned char* out) {
+  unsigned v[6];
+  if (sscanf(s.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6) return false;
+  for (int i = 0; i < 6; i++) out[i] = static_cast<unsigned char>(v[i]);
+  return true;
+}
+
+// macvlanAdd(fd, parentIfindex, name, mac) -> ifindex | errno name. A macvlan in bridge mode on the
+// parent (ip link add link PARENT name NAME address MAC type macvlan mode bridge), created down.
+// EEXIST when an interface of that name exists.
+Napi::Value MacvlanAdd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd, parent;
+  if (!IntArg(info, 0, &fd) || !IntArg(info, 1, &parent) || info.Length() < 4 || !info[2].IsString() || !info[3].IsString())
+    return Err(env, EINVAL);
+  std::string name = info[2].As<Napi::String>().Utf8Value();
+  unsigned char mac[6];
+  if (name.empty() || name.size() >= IFNAMSIZ || !ParseMac(info[3].As<Napi::String>().Utf8Value(), mac)) return Err(env, EINVAL);
+  ifinfomsg ifi;
+  memset(&ifi, 0, sizeof ifi);
+  ifi.ifi_family = AF_UNSPEC;
+  Msg m(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, &ifi, sizeof ifi);
+  m.Attr(IFLA_IFNAME, name.c_str(), name.size() + 1);
+  uint32_t link = static_cast<uint32_t>(parent);
+  m.Attr(IFLA_LINK, &link, sizeof link);
+  m.Attr(IFLA_ADDRESS, mac, sizeof mac);
+  size_t li = m.Nest(IFLA_LINKINFO);
+  m.Attr(IFLA_INFO_KIND, "macvlan", 7);
+  size_t data = m.Nest(IFLA_INFO_DATA);
+  uint32_t mode = MACVLAN_MODE_BRIDGE;
+  m.Attr(IFLA_MACVLAN_MODE, &mode, sizeof mode);
+  m.EndNest(data);
+  m.EndNest(li);
+  int err = Request(static_cast<int>(fd), m, nullptr);
+  if (err != 0) return Err(env, err);
+  int64_t ifindex = 0;
+  ifinfomsg q;
+  memset(&q, 0, sizeof q);
+  q.ifi_family = AF_UNSPEC;
+  Msg g(RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK, &q, sizeof q);
+  g.Attr(IFLA_IFNAME, name.c_str(), name.size() + 1);
+  err = Request(static_cast<int>(fd), g, [&](nlmsghdr* h) {
+    if (h->nlmsg_type == RTM_NEWLINK) ifindex = static_cast<ifinfomsg*>(NLMSG_DATA(h))->ifi_index;
+  });
+  if (ifindex == 0) return Err(env, err != 0 && err != ETIMEDOUT ? err : ENODEV);
+  return Napi::Number::New(env, static_cast<double>(ifindex));
+}
+
+// linkDel(fd, ifindex) -> true | errno name (ip link del).
+Napi::Value LinkDel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd, ifindex;
+  if (!IntArg(info, 0, &fd) || !IntArg(info, 1, &ifindex) || ifindex <= 0) return Err(env, EINVAL);
+  ifinfomsg ifi;
+  memset(&ifi, 0, sizeof ifi);
+  ifi.ifi_family = AF_UNSPEC;
+  ifi.ifi_index = static_cast<int>(ifindex);
+  Msg m(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, &ifi, sizeof ifi);
+  int err = Request(static_cast<int>(fd), m, nullptr);
+  if (err != 0) return Err(env, err);
+  return Napi::Boolean::New(env, true);
+}
+
+// linkKind(fd, ifindex) -> { kind, parent, macvlanMode } | errno name: IFLA_LINKINFO of one link
+// ("" kind for plain devices), to adopt a macvlan left behind by a crash.
+Napi::Value LinkKind(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd, ifindex;
+  if (!IntArg(info, 0, &fd) || !IntArg(info, 1, &ifindex) || ifindex <= 0) return Err(env, EINVAL);
+  ifinfomsg ifi;
+  memset(&ifi, 0, sizeof ifi);
+  ifi.ifi_family = AF_UNSPEC;
+  ifi.ifi_index = static_cast<int>(ifindex);
+  Msg m(RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK, &ifi, sizeof ifi);
+  std::string kind;
+  int64_t parent = 0, mode = -1;
+  bool got = false;
+  int err = Request(static_cast<int>(fd), m, [&](nlmsghdr* h) {
+    if (h->nlmsg_type != RTM_NEWLINK) return;
+    got = true;
+    auto* x = static_cast<ifinfomsg*>(NLMSG_DATA(h));
+    int len = IFLA_PAYLOAD(h);
+    for (auto* a = IFLA_RTA(x); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+      if (a->rta_type == IFLA_LINK) parent = *static_cast<uint32_t*>(RTA_DATA(a));
+      if ((a->rta_type & NLA_TYPE_MASK) != IFLA_LINKINFO) continue;
+      int l2 = RTA_PAYLOAD(a);
+      for (auto* b = static_cast<rtattr*>(RTA_DATA(a)); RTA_OK(b, l2); b = RTA_NEXT(b, l2)) {
+        int t = b->rta_type & NLA_TYPE_MASK;
+        if (t == IFLA_INFO_KIND) kind.assign(static_cast<const char*>(RTA_DATA(b)), strnlen(static_cast<const char*>(RTA_DATA(b)), RTA_PAYLOAD(b)));
+        if (t == IFLA_INFO_DATA) {
+          int l3 = RTA_PAYLOAD(b);
+          for (auto* c = static_cast<rtattr*>(RTA_DATA(b)); RTA_OK(c, l3); c = RTA_NEXT(c, l3))
+            if ((c->rta_type & NLA_TYPE_MASK) == IFLA_MACVLAN_MODE) mode = *static_cast<uint32_t*>(RTA_DATA(c));
+        }
+      }
+    }
+  });
+  if (err != 0 && !(err == ETIMEDOUT && got)) return Err(env, err);
+  if (!got) return Err(env, ENODEV);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("kind", Napi::String::New(env, kind));
+  o.Set("parent", Napi::Number::New(env, static_cast<double>(parent)));
+  o.Set("macvlanMode", Napi::String::New(env, mode == MACVLAN_MODE_BRIDGE ? "bridge" : mode < 0 ? "" : "other"));
+  return o;
+}
+
+// neighGet(fd, ifindex, family, address) -> "aa:bb:.." | null | errno name: the neighbour table's MAC
+// for one address on one interface (REACHABLE, STALE, DELAY, PROBE or PERMANENT entries), null if none.
+Napi::Value NeighGet(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd, ifindex, family;
+  if (!IntArg(info, 0, &fd) || !IntArg(info, 1, &ifindex) || !IntArg(info, 2, &family) || info.Length() < 4 || !info[3].IsString() ||
+      (family != 4 && family != 6))
+    return Err(env, EINVAL);
+  unsigned char want[16];
+  if (!ParseIp(static_cast<int>(family), info[3].As<Napi::String>().Utf8Value(), want)) return Err(env, EINVAL);
+  size_t alen = family == 4 ? 4 : 16;
+  ndmsg nd;
+  memset(&nd, 0, sizeof nd);
+  nd.ndm_family = family == 4 ? AF_INET : AF_INET6;
+  Msg m(RTM_GETNEIGH, NLM_F_REQUEST | NLM_F_DUMP, &nd, sizeof nd);
+  std::string found;
+  int err = Request(static_cast<int>(fd), m, [&](nlmsghdr* h) {
+    if (h->nlmsg_type != RTM_NEWNEIGH || !found.empty()) return;
+    auto* n = static_cast<ndmsg*>(NLMSG_DATA(h));
+    if (n->ndm_ifindex != ifindex) return;
+    if (!(n->ndm_state & (NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT | NUD_NOARP))) return;
+    const unsigned char* dst = nullptr;
+    const unsigned char* ll = nullptr;
+    int len = RTM_PAYLOAD(h);
+    for (auto* a = reinterpret_cast<rtattr*>(reinterpret_cast<char*>(n) + NLMSG_ALIGN(sizeof *n)); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+      if (a->rta_type == NDA_DST && RTA_PAYLOAD(a) == alen) dst = static_cast<unsigned char*>(RTA_DATA(a));
+      if (a->rta_type == NDA_LLADDR && RTA_PAYLOAD(a) == 6) ll = static_cast<unsigned char*>(RTA_DATA(a));
+    }
+    if (dst && ll && memcmp(dst, want, alen) == 0) found = MacString(ll, 6);
+  });
+  if (err != 0) return Err(env, err);
+  if (found.empty()) return env.Null();
+  return Napi::String::New(env, found);
+}
+
 // The event subscription: new NetlinkMonitor(netns) then monitor.onevents = (events[]) => ...; each
 // event carries ts (ms since the epoch, taken when the batch was read). An { type: "overrun" } event
 // means the kernel dropped events (ENOBUFS): the caller resyncs by listing.
@@ -503,6 +647,10 @@ void InitNetlink(Napi::Env env, Napi::Object exports) {
   exports.Set("linkList", Napi::Function::New<LinkList>(env, "linkList"));
   exports.Set("linkSetUp", Napi::Function::New<LinkSetUp>(env, "linkSetUp"));
   exports.Set("setPromoteSecondaries", Napi::Function::New<SetPromoteSecondaries>(env, "setPromoteSecondaries"));
+  exports.Set("macvlanAdd", Napi::Function::New<MacvlanAdd>(env, "macvlanAdd"));
+  exports.Set("linkDel", Napi::Function::New<LinkDel>(env, "linkDel"));
+  exports.Set("linkKind", Napi::Function::New<LinkKind>(env, "linkKind"));
+  exports.Set("neighGet", Napi::Function::New<NeighGet>(env, "neighGet"));
   exports.Set("NetlinkMonitor", NetlinkMonitor::Define(env));
 }
 

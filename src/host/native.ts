@@ -60,13 +60,17 @@ export interface HostAddon {
   linkList(fd: number): R<NativeLink[]>;
   linkSetUp(fd: number, ifindex: number, up: boolean): R<true>;
   setPromoteSecondaries(fd: number, ifindex: number, on: boolean): R<true>;
+  macvlanAdd(fd: number, parent: number, name: string, mac: string): R<number>;
+  linkDel(fd: number, ifindex: number): R<true>;
+  linkKind(fd: number, ifindex: number): R<{ kind: string; parent: number; macvlanMode: string }>;
+  neighGet(fd: number, ifindex: number, family: 4 | 6, address: string): R<string | null>;
   NetlinkMonitor: new (netns: string, rcvbuf?: number) => NativeMonitor;
 }
 
 /** The addon's host functions, or a one-line reason why they are unavailable. */
 export function hostAddon(): { ok: true; value: HostAddon } | { ok: false; error: string } {
   const a = loadAddon<Partial<HostAddon>>("carp_io");
-  if (!a || typeof a.netlinkOpen !== "function") {
+  if (!a || typeof a.netlinkOpen !== "function" || typeof a.macvlanAdd !== "function") {
     return { ok: false, error: `the carp_io addon is ${a ? "outdated" : `not available (${addonError("carp_io") ?? "not built"})`}; build it with npm run build` };
   }
   return { ok: true, value: a as HostAddon };

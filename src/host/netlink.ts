@@ -162,6 +162,38 @@ export class Netlink {
     return r === true ? { ok: true, value: true } : err(r, `set ifindex ${ifindex} ${up ? "up" : "down"}${this.where()}`);
   }
 
+  /** Creates a bridge-mode macvlan `name` with `mac` on the parent (created down); returns its ifindex. */
+  addMacvlan(parent: number, name: string, mac: string): NlResult<number> {
+    const o = this.open();
+    if (!o.ok) return o;
+    const r = o.value.a.macvlanAdd(o.value.fd, parent, name, mac);
+    return typeof r === "number" ? { ok: true, value: r } : err(r, `create macvlan ${name} (${mac}) on ifindex ${parent}${this.where()}`);
+  }
+
+  /** Deletes a link (ip link del). */
+  deleteLink(ifindex: number): NlResult<true> {
+    const o = this.open();
+    if (!o.ok) return o;
+    const r = o.value.a.linkDel(o.value.fd, ifindex);
+    return r === true ? { ok: true, value: true } : err(r, `delete link ifindex ${ifindex}${this.where()}`);
+  }
+
+  /** The link's kind ("macvlan", "" for a plain device), its parent ifindex (0 = none) and macvlan mode. */
+  linkKind(ifindex: number): NlResult<{ kind: string; parent: number; macvlanMode: string }> {
+    const o = this.open();
+    if (!o.ok) return o;
+    const r = o.value.a.linkKind(o.value.fd, ifindex);
+    return typeof r === "string" ? err(r, `link kind of ifindex ${ifindex}${this.where()}`) : { ok: true, value: r };
+  }
+
+  /** The neighbour table's MAC for `address` on `ifindex` (usable entries only), null when unresolved. */
+  neighbour(ifindex: number, family: 4 | 6, address: string): NlResult<string | null> {
+    const o = this.open();
+    if (!o.ok) return o;
+    const r = o.value.a.neighGet(o.value.fd, ifindex, family, address);
+    return r === null || (typeof r === "string" && r.includes(":")) ? { ok: true, value: r } : err(r as string, `neighbour ${address}${this.where()}`);
+  }
+
   /** The IPv4 devconf promote_secondaries of one interface (net.ipv4.conf.IF.promote_secondaries). */
   setPromoteSecondaries(ifindex: number, on: boolean): NlResult<true> {
     const o = this.open();

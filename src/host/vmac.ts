@@ -1,0 +1,62 @@
+// Virtual MAC mode: one bridge-mode macvlan per vhid on the parent interface, named after the vhid's carp
+// name (carp0), with the CARP virtual MAC 00:00:5e:00:01:vhid. It holds the VIPs, is up on MASTER and
+// down otherwise (so the kernel itself reports LINK_UP/LINK_DOWN), and frames we inject (GARP, NA,
+// adverts) carry its MAC as Ethernet source. A macvlan left behind by a crash (same name, macvlan of the
+// same parent, same MAC) is adopted instead of duplicated; anything else of that name is an error.
+import { virtualMac } from "../protocol/link.js";
+import { Netlink } from "./netlink.js";
+
+export type VmacResult<T> = { ok: true; value: T } | { ok: false; code: string; error: string };
+
+export class VirtualMacLink {
+  private constructor(
+    readonly name: string,
+    readonly parent: string,
+    readonly mac: string,
+    readonly ifindex: number,
+    /** True when the link existed already (left behind by a crash) and was adopted. */
+    readonly adopted: boolean,
+    private readonly nl: Netlink,
+  ) {}
+
+  /** Creates (or adopts) the macvlan `name` of `parent` for `vhid`, set down. */
+  static ensure(parent: string, name: string, vhid: number, netns?: string): VmacResult<VirtualMacLink> {
+    const nl = Netlink.for(netns);
+    const mac = virtualMac(vhid);
+    const p = nl.link(parent);
+    if (!p.ok) return { ok: false, code: p.code, error: `vmac ${name}: parent ${parent}: ${p.code === "ENODEV" ? "interface not found" : p.error}` };
+    const existing = nl.link(name);
+    if (existing.ok) {
+      const k = nl.linkKind(existing.value.ifindex);
+      if (!k.ok) return k;
+      if (k.value.kind !== "macvlan" || k.value.parent !== p.value.ifindex || existing.value.mac !== mac) {
+        const what = k.value.kind === "macvlan" ? `a macvlan of ifindex ${k.value.parent} with MAC ${existing.value.mac}` : `a ${k.value.kind || "plain"} interface`;
+        return { ok: false, code: "EEXIST", error: `vmac ${name}: an interface of that name exists (${what}), not a macvlan of ${parent} with ${mac}; rename it or set carpName` };
+      }
+      const down = nl.setLinkUp(existing.value.ifindex, false);
+      if (!down.ok) return down;
+      return { ok: true, value: new VirtualMacLink(name, parent, mac, existing.value.ifindex, true, nl) };
+    }
+    const c = nl.addMacvlan(p.value.ifindex, name, mac);
+    if (!c.ok) return { ok: false, code: c.code, error: `vmac ${name}: ${c.error}${c.code === "EOPNOTSUPP" ? " (kernel without macvlan)" : ""}` };
+    return { ok: true, value: new VirtualMacLink(name, parent, mac, c.value, false, nl) };
+  }
+
+  /** Administratively up (MASTER) or down (BACKUP/INIT). */
+  setUp(up: boolean): VmacResult<true> {
+    const r = this.nl.setLinkUp(this.ifindex, up);
+    return r.ok ? r : { ok: false, code: r.code, error: `vmac ${this.name}: set ${up ? "up" : "down"}: ${r.error}` };
+  }
+
+  /** Removes the macvlan (exit); its addresses go with it. */
+  remove(): VmacResult<true> {
+    const r = this.nl.deleteLink(this.ifindex);
+    if (!r.ok && r.code === "ENODEV") return { ok: true, value: true };
+    return r.ok ? r : { ok: false, code: r.code, error: `vmac ${this.name}: delete: ${r.error}` };
+  }
+}
+
+/** The carp interface name of a vhid: its carpName, else carp<vhid>. */
+export function vmacName(v: { vhid: number; carpName?: string }): string {
+  return v.carpName ?? `carp${v.vhid}`;
+}
