@@ -8,21 +8,19 @@ cd "$(dirname "$0")/.."
 fail() { echo "test-deps: $*" >&2; exit 1; }
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
 
-# package:command the tests run (setpriv is util-linux, systemd-analyze is systemd).
+# package:command the tests run (setpriv is util-linux, sysctl procps, systemd-analyze systemd); g++ and
+# make build the addon (and the package test's npm pack builds it again); git lists the files it packs.
+TOOLS="ucarp:ucarp tcpdump:tcpdump tshark:tshark keepalived:keepalived nftables:nft iproute2:ip procps:sysctl \
+       util-linux:setpriv python3:python3 systemd:systemd-analyze g++:g++ make:make git:git"
 need=""
-for pair in ucarp:ucarp tcpdump:tcpdump tshark:tshark keepalived:keepalived nftables:nft iproute2:ip \
-            util-linux:setpriv python3:python3 systemd:systemd-analyze; do
+for pair in $TOOLS; do
   have "${pair#*:}" || need="$need ${pair%%:*}"
 done
 # The addon, built from source (build/Release) or prebuilt (prebuilds/): the tests need both addons.
 plat=$(node -p 'process.platform + "-" + process.arch')
 addon() { [ -f "build/Release/$1.node" ] || [ -f "prebuilds/$plat/$1.node" ]; }
 no_addon() { ! addon carp_codec || ! addon carp_io; }
-# Building it needs g++ and make (node-gyp; python3 is in the list above). libpcap is dlopen()ed at run time:
-# tcpdump brings libpcap0.8.
-if no_addon; then
-  for pair in g++:g++ make:make; do have "${pair#*:}" || need="$need ${pair%%:*}"; done
-fi
+# libpcap is dlopen()ed at run time: tcpdump brings libpcap0.8.
 
 if [ -n "$need" ]; then
   [ "$(id -u)" = 0 ] || fail "missing$need: run npm test as root (the tests build network namespaces) or apt-get install$need"
@@ -36,8 +34,7 @@ if [ -n "$need" ]; then
   apt-get update -q >"$log" 2>&1 || fail "apt-get update failed: $(tail -n 1 "$log")"
   # shellcheck disable=SC2086 # one word per package
   apt-get install -y -q --no-install-recommends $need >"$log" 2>&1 || fail "apt-get install$need failed: $(tail -n 1 "$log")"
-  for pair in ucarp:ucarp tcpdump:tcpdump tshark:tshark keepalived:keepalived nftables:nft iproute2:ip \
-              util-linux:setpriv python3:python3 systemd:systemd-analyze; do
+  for pair in $TOOLS; do
     have "${pair#*:}" || fail "${pair%%:*} installed but ${pair#*:} is still not found"
   done
 fi
