@@ -20,6 +20,7 @@ export type {
   VhidRef,
   VhidState,
   VhidStats,
+  ReplayState,
   VhidStatus,
 } from "./types.js";
 export { resolveParams, advbaseError, advskewError } from "./params.js";

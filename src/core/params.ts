@@ -51,6 +51,7 @@ export function resolveParams(p: VhidParams): Result<ResolvedParams> {
     senderrDemotion: p.senderrDemotion ?? (openbsd ? 1 : 240),
     secondAnnounce: p.secondAnnounce ?? true,
     tieBreakOrder: p.tieBreakOrder ?? "little",
+    antiReplay: p.antiReplay ?? false,
   };
   checkRange(errors, "vhid", r.vhid, 1, 255);
   const eb = advbaseError(semantics, r.advbase);
@@ -77,6 +78,10 @@ export function resolveParams(p: VhidParams): Result<ResolvedParams> {
   checkRange(errors, "ifdownDemotion", r.ifdownDemotion, 0, 65535);
   checkRange(errors, "senderrDemotion", r.senderrDemotion, 0, 65535);
   if (r.tieBreakOrder !== "little" && r.tieBreakOrder !== "big") errors.push('tieBreakOrder must be "little" or "big"');
+  if (typeof r.antiReplay !== "boolean") errors.push("antiReplay must be true or false");
+  else if (r.antiReplay && semantics !== "freebsd") {
+    errors.push(`antiReplay needs freebsd semantics: ${semantics === "openbsd" ? "OpenBSD sends a constant cookie" : "ucarp sends random counters"}, not a rising counter`);
+  }
   return errors.length ? { ok: false, errors } : { ok: true, value: r };
 }
 

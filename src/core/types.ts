@@ -24,6 +24,9 @@ export interface VhidParams {
   senderrDemotion?: number; // default 240 (openbsd 1)
   secondAnnounce?: boolean; // GARP/NA again two adverts after takeover; default true
   tieBreakOrder?: "little" | "big"; // ucarp IP tie-break compares raw u32 as host order; default "little" (x86)
+  // Accept an advert only when its counter is above the highest this vhid sent or accepted (freebsd
+  // semantics only: FreeBSD copies the counter of every valid advert and sends counter + 1). Default false.
+  antiReplay?: boolean;
 }
 
 /** VhidParams with every default filled in and validated. */
@@ -105,8 +108,19 @@ export interface VhidStats {
   transitions: number;
   badvhid: number;
   ownLoops: number; // our own adverts looped back (ignored)
+  badreplay: number; // antiReplay: authenticated adverts whose counter was not above the highest seen (ignored)
   bowOutsReceived: number;
   sendErrors: number;
+}
+
+/** antiReplay: the highest counter sent or accepted, and who sent adverts that were not above it. */
+export interface ReplayState {
+  readonly high: bigint; // adverts with counter <= high are refused
+  readonly sendFloor: bigint; // adverts we send carry more than this (a restart's reserved ceiling)
+  readonly refusedFrom: string | null; // source of the last refused advert
+  readonly refusedRun: number; // refused adverts in a row from refusedFrom
+  readonly refusedCounter: bigint | null; // counter of the last refused advert
+  readonly warned: readonly string[]; // sources already reported as not increasing (one log line each)
 }
 
 /** Internal state of one vhid. Treat as read-only: step() returns a new object. */
@@ -122,6 +136,7 @@ export interface VhidState {
   readonly seed: bigint; // caller-supplied random start / OpenBSD cookie
   readonly counter: bigint; // last counter sent or copied
   readonly counterFresh: boolean; // nothing sent or copied yet: next advert carries the seed
+  readonly replay: ReplayState; // antiReplay bookkeeping (unused without it)
   readonly timers: Readonly<Partial<Record<TimerName, number>>>;
   readonly delayedAnnounce: number; // adverts left until the second announce; -1 = none pending
   readonly ifdownDemoted: boolean;
@@ -154,6 +169,9 @@ export interface VhidStatus {
   linkUp: boolean;
   running: boolean;
   counter: bigint;
+  antiReplay: boolean;
+  replayHigh: bigint; // highest counter sent or accepted (what a restart must not go below)
+  replayWarning: string | null; // peers whose counters do not increase, or null
   timers: Partial<Record<TimerName, number>>;
   lastMaster: LastMaster | null;
   stats: VhidStats;

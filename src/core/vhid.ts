@@ -30,7 +30,13 @@ export interface VhidInit {
   counter: bigint; // random 64-bit start (FreeBSD/ucarp) or replay cookie (OpenBSD), drawn by the caller
   linkUp?: boolean; // default true
   globalDemotion?: number; // default 0
+  // antiReplay after a restart: refuse adverts up to `accept`, send above `send` (the reserved ceiling of
+  // the state file). Default 0 for both (a first start knows nothing).
+  replay?: { accept: bigint; send: bigint };
 }
+
+/** antiReplay: refused adverts in a row from one source before it is reported as not increasing. */
+export const REPLAY_WARN_AFTER = 3;
 
 const zeroStats = (): VhidStats => ({
   ipackets: 0,
@@ -41,6 +47,7 @@ const zeroStats = (): VhidStats => ({
   transitions: 0,
   badvhid: 0,
   ownLoops: 0,
+  badreplay: 0,
   bowOutsReceived: 0,
   sendErrors: 0,
 });
@@ -53,6 +60,8 @@ export function createVhid(params: VhidParams, init: VhidInit): Result<VhidState
   if (typeof init?.counter !== "bigint" || init.counter < 0n || init.counter > U64) {
     errors.push("counter must be a bigint 0..2^64-1");
   }
+  const rp = init?.replay ?? { accept: 0n, send: 0n };
+  if ([rp.accept, rp.send].some((x) => typeof x !== "bigint" || x < 0n || x > U64)) errors.push("replay floors must be bigints 0..2^64-1");
   const g = init?.globalDemotion ?? 0;
   if (!Number.isInteger(g)) errors.push("globalDemotion must be an integer");
   if (errors.length) return { ok: false, errors };
@@ -70,6 +79,7 @@ export function createVhid(params: VhidParams, init: VhidInit): Result<VhidState
       seed: init.counter,
       counter: init.counter,
       counterFresh: true,
+      replay: { high: rp.accept, sendFloor: rp.send, refusedFrom: null, refusedRun: 0, refusedCounter: null, warned: [] },
       timers: {},
       delayedAnnounce: -1,
       ifdownDemoted: false,
@@ -191,6 +201,18 @@ class Step {
   nextCounter(): bigint {
     const s = this.s;
     if (s.params.semantics === "openbsd") return s.seed; // constant replay cookie
+    if (s.params.antiReplay) {
+      // Always above anything sent or accepted (and a restart's reserved ceiling); no wrap past 2^64-1.
+      const r = s.replay;
+      let next = s.counterFresh ? s.seed : s.counter + 1n;
+      const floor = r.high > r.sendFloor ? r.high : r.sendFloor;
+      if (next <= floor) next = floor + 1n;
+      if (next > U64) next = U64;
+      s.counter = next;
+      s.counterFresh = false;
+      s.replay = { ...r, high: next };
+      return next;
+    }
     s.counter = s.counterFresh ? s.seed : (s.counter + 1n) & U64;
     s.counterFresh = false;
     return s.counter;
@@ -334,6 +356,7 @@ function onAdvert(st: Step, pkt: ReceivedAdvert): void {
     st.stats.ownLoops++; // our own advert looped back: never an election input
     return;
   }
+  if (p.antiReplay && !replayFresh(st, pkt)) return;
   // FreeBSD and ucarp store the peer's counter before running the state machine.
   if (p.semantics !== "openbsd") {
     s.counter = h.counter & U64;
@@ -390,6 +413,36 @@ function onAdvert(st: Step, pkt: ReceivedAdvert): void {
         ? `taking over from more-demoted master ${peer} (demote ${h.demote} > ${demoteByte(s)})`
         : `master will time out: ${peer}`;
   st.becomeMaster(reason);
+}
+
+/**
+ * antiReplay: an authenticated advert counts only when its counter is above every counter this vhid sent
+ * or accepted; otherwise it is a replay (or a rewritten copy: the HMAC does not cover advbase/advskew) and
+ * changes nothing but badreplay. A source refused REPLAY_WARN_AFTER times in a row is reported once: its
+ * counters do not increase (OpenBSD's constant cookie, ucarp's random counters) or someone replays them.
+ */
+function replayFresh(st: Step, pkt: ReceivedAdvert): boolean {
+  const s = st.s;
+  const r = s.replay;
+  const c = pkt.header.counter;
+  if (c > r.high) {
+    s.replay = { ...r, high: c, refusedFrom: null, refusedRun: 0, refusedCounter: null };
+    return true;
+  }
+  st.stats.badreplay++;
+  const run = r.refusedFrom === pkt.from ? r.refusedRun + 1 : 1;
+  let warned = r.warned;
+  if (run >= REPLAY_WARN_AFTER && !warned.includes(pkt.from)) {
+    warned = [...warned, pkt.from];
+    const constant = r.refusedFrom === pkt.from && r.refusedCounter === c;
+    const what = constant ? `repeat the constant counter ${c} (an OpenBSD peer's cookie?)` : `carry counters not above ${r.high}`;
+    st.log(
+      "warn",
+      `vhid ${s.params.vhid}: antiReplay: ${REPLAY_WARN_AFTER} adverts in a row from ${pkt.from} ${what}: ignored; OpenBSD and ucarp peers cannot be used with antiReplay, or the adverts are replayed`,
+    );
+  }
+  s.replay = { ...r, refusedFrom: pkt.from, refusedRun: run, refusedCounter: c, warned };
+  return false;
 }
 
 function onTimer(st: Step, timer: TimerName): void {
@@ -581,6 +634,9 @@ export function status(s: VhidState): VhidStatus {
     linkUp: s.linkUp,
     running: s.running,
     counter: s.counter,
+    antiReplay: s.params.antiReplay,
+    replayHigh: s.replay.high,
+    replayWarning: s.replay.warned.length ? `adverts from ${s.replay.warned.join(", ")} do not carry rising counters (antiReplay ignores them)` : null,
     timers: { ...s.timers },
     lastMaster: s.lastMaster ? { ...s.lastMaster } : null,
     stats: { ...s.stats },
