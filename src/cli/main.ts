@@ -11,6 +11,7 @@ const subcommands: Record<string, () => Promise<Sub>> = {
   check: () => import("./check.js"),
   status: () => import("./status.js"),
   set: () => import("./set.js"),
+  events: () => import("./events.js"),
   inspect: () => import("./inspect.js"),
   send: () => import("./send.js"),
   demo: () => import("./demo.js"),

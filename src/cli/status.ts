@@ -2,12 +2,15 @@
 import { basename } from "node:path";
 import { CONTROL_DIR, controlRequest, listControlSockets } from "../daemon/control.js";
 import type { NodeStatus, VhidReport } from "../daemon/node.js";
+import { mergeMetrics, renderMetrics, type MetricsInput } from "../daemon/metrics.js";
 import { RuntimeError, UsageError } from "./errors.js";
 
 export const summary = "show each vhid's state, reason, timers and counters from a running daemon";
 
-const USAGE = `usage: carp status [--json] [--control PATH]
+const USAGE = `usage: carp status [--json | --prometheus] [--control PATH]
   --json          machine-readable output (the daemon's status object)
+  --prometheus    Prometheus text format (the same metrics as the daemon's /metrics endpoint), e.g. for
+                  node_exporter's textfile collector: carp status --prometheus > DIR/carp.prom.$$ && mv …
   --control PATH  one daemon's control socket; default: every socket in ${CONTROL_DIR}
                   (this network namespace's run directory: carp.sock for config files,
                   <if>-<vhid>.sock for ucarp-style runs)
@@ -96,12 +99,35 @@ export async function collectStatus(control: string | undefined): Promise<{ stat
   return { status, sockets: status.sockets, errors };
 }
 
+/** --prometheus: every daemon's metrics snapshot, merged into one exposition. */
+async function prometheus(control: string | undefined): Promise<number> {
+  const paths = control !== undefined ? [control] : listControlSockets();
+  if (paths.length === 0) throw new RuntimeError(`no carp daemon found (no socket in ${CONTROL_DIR}); use --control PATH`);
+  const got: MetricsInput[] = [];
+  const errors: string[] = [];
+  for (const path of paths) {
+    try {
+      const res = await controlRequest(path, { op: "metrics" });
+      if (res.ok) got.push(res.metrics as MetricsInput);
+      else errors.push(`${path}: ${res.error}`);
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  }
+  if (got.length === 0 || (control !== undefined && errors.length)) throw new RuntimeError(errors.join("; ") || "no answer");
+  process.stdout.write(renderMetrics(mergeMetrics(got)));
+  for (const e of errors) process.stderr.write(`carp status: ${e}\n`);
+  return errors.length ? 1 : 0;
+}
+
 export async function run(argv: string[]): Promise<number> {
-  const f = parseFlags(argv, { json: false, control: true, help: false });
+  const f = parseFlags(argv, { json: false, prometheus: false, control: true, help: false });
   if (f.has("help")) {
     process.stdout.write(USAGE);
     return 0;
   }
+  if (f.has("json") && f.has("prometheus")) throw new UsageError("--json and --prometheus: choose one");
+  if (f.has("prometheus")) return prometheus(f.get("control") as string | undefined);
   const { status, errors } = await collectStatus(f.get("control") as string | undefined);
   process.stdout.write(f.has("json") ? JSON.stringify(status, null, 2) + "\n" : formatStatus(status));
   for (const e of errors) process.stderr.write(`carp status: ${e}\n`);

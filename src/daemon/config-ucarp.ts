@@ -58,6 +58,8 @@ const OPTS: OptSpec[] = [
   { long: "control", arg: true, ucarp: false },
   { long: "log-format", arg: true, ucarp: false },
   { long: "no-manage-vip", arg: false, ucarp: false },
+  { long: "vmac", arg: false, ucarp: false },
+  { long: "fix-sysctls", arg: false, ucarp: false },
   { long: "semantics", arg: true, ucarp: false },
   { long: "hook-mode", arg: true, ucarp: false },
   { long: "hook-timeout", arg: true, ucarp: false },
@@ -69,6 +71,8 @@ const OPTS: OptSpec[] = [
   { long: "demotion", arg: true, ucarp: false },
   { long: "carp-name", arg: true, ucarp: false },
   { long: "pidfile", arg: true, ucarp: false },
+  { long: "faultscript", arg: true, ucarp: false },
+  { long: "metrics", arg: true, ucarp: false },
 ];
 
 export const UCARP_USAGE = `Usage: carp [options]   (ucarp-compatible)
@@ -97,8 +101,8 @@ export const UCARP_USAGE = `Usage: carp [options]   (ucarp-compatible)
 Extras:
   --config FILE  --rc-conf FILE  --carp-parent carpN=IF  --devd-conf FILE  --control PATH
   --log-format text|json  --no-manage-vip  --semantics freebsd|openbsd|ucarp  --hook-mode per-vip|all
-  --hook-timeout MS  --srcip6 IP  --mcast6 IP  --peer IP  --peer6 IP  --demote N  --demotion N  --carp-name carpN
-  --pidfile FILE
+  --vmac  --fix-sysctls  --hook-timeout MS  --srcip6 IP  --mcast6 IP  --peer IP  --peer6 IP  --demote N  --demotion N  --carp-name carpN
+  --pidfile FILE  --faultscript FILE  --metrics ADDR:PORT
 `;
 
 const FIELD_FLAG: Record<string, string> = {
@@ -106,7 +110,7 @@ const FIELD_FLAG: Record<string, string> = {
   passfile: "--passfile", addresses: "--addr", semantics: "--semantics", deadratio: "--deadratio",
   demote: "--demote", srcip: "--srcip", srcip6: "--srcip6", mcast: "--mcast", mcast6: "--mcast6", peer: "--peer",
   peer6: "--peer6", hookMode: "--hook-mode", hookTimeoutMs: "--hook-timeout", carpName: "--carp-name",
-  upscript: "--upscript", downscript: "--downscript", logFormat: "--log-format", facility: "--facility",
+  upscript: "--upscript", downscript: "--downscript", faultscript: "--faultscript", metrics: "--metrics", logFormat: "--log-format", facility: "--facility",
   demotion: "--demotion", control: "--control", devdConf: "--devd-conf", initialState: "--state",
 };
 const ONE_PEER = "a vhid has one unicast peer, like FreeBSD's peer; use multicast for more nodes";
@@ -145,7 +149,8 @@ function resolveLong(name: string): OptSpec | string {
 const VHID_FLAGS = new Set([
   "interface", "srcip", "mcastip", "mcast", "vhid", "pass", "passfile", "preempt", "neutral", "addr", "advbase",
   "advskew", "upscript", "downscript", "deadratio", "shutdown", "ignoreifstate", "nomcast", "xparam",
-  "no-manage-vip", "semantics", "hook-mode", "hook-timeout", "srcip6", "mcast6", "peer", "peer6", "demote", "carp-name",
+  "no-manage-vip", "vmac", "semantics", "hook-mode", "hook-timeout", "srcip6", "mcast6", "peer", "peer6", "demote", "carp-name",
+  "faultscript",
 ]);
 
 /**
@@ -211,6 +216,8 @@ export function parseUcarpArgv(argv: readonly string[]): Result<ParsedArgv> {
       case "control": out.global.control = s; break;
       case "log-format": out.global.logFormat = s; break;
       case "no-manage-vip": v.manageVip = false; break;
+      case "vmac": v.vmac = true; break;
+      case "fix-sysctls": out.global.fixSysctls = true; break;
       case "semantics": v.semantics = s; break;
       case "hook-mode": v.hookMode = s; break;
       case "hook-timeout": v.hookTimeoutMs = s; break;
@@ -227,6 +234,8 @@ export function parseUcarpArgv(argv: readonly string[]): Result<ParsedArgv> {
       case "demotion": out.global.demotion = s; break;
       case "carp-name": v.carpName = s; break;
       case "pidfile": out.pidfile = s; break;
+      case "faultscript": v.faultscript = s; break;
+      case "metrics": out.global.metrics = s; break;
     }
     return null;
   };

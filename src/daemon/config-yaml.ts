@@ -5,16 +5,23 @@
 //   control: path            control socket, default /run/carp/carp.sock
 //   devd: path               devd.conf-style rules file
 //   daemonize: bool
+//   fixSysctls: bool         write the sysctls vmac needs (default false: only warn)
+//   metrics: "ADDR:PORT"     Prometheus endpoint at http://ADDR:PORT/metrics (e.g. 127.0.0.1:9742), off by default
 //   log: { format: text|json, facility: daemon|local0..7|none|..., debug: bool }
+//   checks: { NAME: { script: "cmd" | [argv] | interface: IF | file: PATH | process: NAME,
+//             interval: s, timeout: s, fall: n, rise: n, weight: n } }   named health checks
+//   track: [check names]     checks every vhid tracks (their demotion is global)
 //   defaults: <vhid fields>  merged under every entry of `vhids`
 //   vhids:                   (required, non-empty) list of <vhid fields>:
 //     interface, vhid (required), advbase, advskew, password | passfile | passwordHex, addresses (list of
 //     "ip[/prefix]"), preempt, semantics, deadratio, demote, srcip, srcip6, mcast, mcast6, peer, peer6,
-//     nomcast, ignoreIfState, manageVip, carpName, state (backup|master),
-//     hooks: { up, down, mode: per-vip|all, timeoutMs, xparam, neutral, onShutdown }
+//     nomcast, ignoreIfState, manageVip, carpName, vmac, state (backup|master),
+//     track: [check names] (this vhid only), group: NAME | [NAMES] (demotion groups), preemptDelay: s,
+//     startBackup: bool, garpRefresh: s (0 = off), garpRepeat: n (takeover GARP/NA rounds, default 1),
+//     hooks: { up, down, fault, mode: per-vip|all, timeoutMs, xparam, neutral, onShutdown }
 import { createRequire } from "node:module";
 import type * as Yaml from "yaml";
-import { type Config, type RawGlobal, type RawVhid, type Result, normalizeConfig } from "./config.js";
+import { type Config, type RawCheck, type RawGlobal, type RawVhid, type Result, normalizeConfig } from "./config.js";
 
 // Loaded on first use: ucarp-style command lines never pay the parser's memory (several MB resident).
 let yamlModule: typeof Yaml | null = null;
@@ -29,22 +36,27 @@ export interface YamlOptions {
   requireVhids?: boolean;
 }
 
-type Kind = "string" | "bool" | "int" | "strings" | "password" | "object" | "list";
+type Kind = "string" | "bool" | "int" | "number" | "strings" | "names" | "password" | "object" | "list";
 
 const VHID_KEYS: Record<string, Kind> = {
   interface: "string", vhid: "int", advbase: "int", advskew: "int", password: "password", passfile: "string",
   passwordHex: "string", addresses: "strings", preempt: "bool", semantics: "string", deadratio: "int",
   demote: "int", srcip: "string", srcip6: "string", mcast: "string", mcast6: "string", peer: "string",
-  peer6: "string", nomcast: "bool", ignoreIfState: "bool", manageVip: "bool", carpName: "string",
+  peer6: "string", nomcast: "bool", ignoreIfState: "bool", manageVip: "bool", carpName: "string", vmac: "bool",
   state: "string", hooks: "object",
+  track: "strings", group: "names", preemptDelay: "number", startBackup: "bool", garpRefresh: "number", garpRepeat: "int",
+};
+const CHECK_KEYS: Record<string, Kind> = {
+  script: "names", interface: "string", file: "string", process: "string", interval: "number", timeout: "number",
+  fall: "int", rise: "int", weight: "int",
 };
 const HOOK_KEYS: Record<string, Kind> = {
-  up: "string", down: "string", mode: "string", timeoutMs: "int", xparam: "string", neutral: "bool",
+  up: "string", down: "string", fault: "string", mode: "string", timeoutMs: "int", xparam: "string", neutral: "bool",
   onShutdown: "bool",
 };
 const TOP_KEYS: Record<string, Kind> = {
-  preempt: "bool", demotion: "int", control: "string", devd: "string", daemonize: "bool", log: "object",
-  defaults: "object", vhids: "list",
+  preempt: "bool", demotion: "int", control: "string", devd: "string", daemonize: "bool", log: "object", fixSysctls: "bool",
+  defaults: "object", vhids: "list", checks: "object", track: "strings", metrics: "string",
 };
 const LOG_KEYS: Record<string, Kind> = { format: "string", facility: "string", debug: "bool" };
 
@@ -90,6 +102,13 @@ function checkType(value: unknown, kind: Kind, path: string): void {
       break;
     case "int":
       if (!(typeof value === "number" && Number.isInteger(value)) && !(typeof value === "string" && /^-?\d+$/.test(value))) bad("an integer");
+      break;
+    case "number":
+      if (!(typeof value === "number" && Number.isFinite(value)) && !(typeof value === "string" && /^\d+(\.\d+)?$/.test(value))) bad("a number");
+      break;
+    case "names": // one string or a list of strings
+      if (typeof value === "string") break;
+      checkType(value, "strings", path);
       break;
     case "strings":
       if (!Array.isArray(value)) bad("a list of strings");
@@ -158,12 +177,20 @@ function toRawVhid(obj: Record<string, unknown>, path: string): RawVhid {
   set("nomcast", obj.nomcast as boolean | undefined);
   set("ignoreIfState", obj.ignoreIfState as boolean | undefined);
   set("manageVip", obj.manageVip as boolean | undefined);
+  set("vmac", obj.vmac as boolean | undefined);
   set("initialState", s(obj.state));
+  set("track", obj.track as string[] | undefined);
+  set("groups", obj.group as string | string[] | undefined);
+  set("preemptDelay", obj.preemptDelay as number | undefined);
+  set("startBackup", obj.startBackup as boolean | undefined);
+  set("garpRefresh", obj.garpRefresh as number | undefined);
+  set("garpRepeat", obj.garpRepeat as number | undefined);
   if (obj.hooks !== undefined) {
     const h = obj.hooks as Record<string, unknown>;
     checkKeys(h, HOOK_KEYS, `${path}.hooks`);
     set("upscript", s(h.up));
     set("downscript", s(h.down));
+    set("faultscript", s(h.fault));
     set("hookMode", s(h.mode));
     set("hookTimeoutMs", h.timeoutMs as number | undefined);
     set("xparam", s(h.xparam));
@@ -175,8 +202,8 @@ function toRawVhid(obj: Record<string, unknown>, path: string): RawVhid {
 
 // Error key names in YAML terms.
 const FIELD_KEY: Record<string, string> = {
-  upscript: "hooks.up", downscript: "hooks.down", hookMode: "hooks.mode", hookTimeoutMs: "hooks.timeoutMs",
-  xparam: "hooks.xparam", neutral: "hooks.neutral", shutdownScript: "hooks.onShutdown", initialState: "state",
+  upscript: "hooks.up", downscript: "hooks.down", faultscript: "hooks.fault", hookMode: "hooks.mode", hookTimeoutMs: "hooks.timeoutMs",
+  xparam: "hooks.xparam", neutral: "hooks.neutral", shutdownScript: "hooks.onShutdown", initialState: "state", groups: "group",
 };
 const GLOBAL_KEY: Record<string, string> = {
   logFormat: "log.format", facility: "log.facility", debug: "log.debug", devdConf: "devd", vhid: "vhids",
@@ -215,6 +242,17 @@ export function parseYamlConfig(text: string, opts: YamlOptions = {}): Result<Co
     if (root.control !== undefined) g.control = String(root.control);
     if (root.devd !== undefined) g.devdConf = String(root.devd);
     if (root.daemonize !== undefined) g.daemonize = root.daemonize as boolean;
+    if (root.track !== undefined) g.track = root.track as string[];
+    if (root.checks !== undefined) {
+      g.checks = {};
+      for (const [name, c] of Object.entries(root.checks as Record<string, unknown>)) {
+        if (!isPlainObject(c)) throw new YamlError(`checks.${name}: must be a mapping`);
+        checkKeys(c, CHECK_KEYS, `checks.${name}`);
+        g.checks[name] = c as RawCheck;
+      }
+    }
+    if (root.fixSysctls !== undefined) g.fixSysctls = root.fixSysctls as boolean;
+    if (root.metrics !== undefined) g.metrics = String(root.metrics);
     if (root.log !== undefined) {
       const l = root.log as Record<string, unknown>;
       checkKeys(l, LOG_KEYS, "log");

@@ -39,6 +39,8 @@ export interface VhidConfig {
   ignoreIfState: boolean;
   upscript?: string;
   downscript?: string;
+  /** keepalived notify_fault: run when the vhid cannot be MASTER (link down, demoted to the maximum). */
+  faultscript?: string;
   xparam?: string;
   /** ucarp -n: no downscript on the initial INIT -> BACKUP. */
   neutral: boolean;
@@ -48,13 +50,61 @@ export interface VhidConfig {
   hookTimeoutMs: number;
   /** Add/remove the VIPs ourselves (default). false = leave it to the scripts, like ucarp. */
   manageVip: boolean;
-  /** FreeBSD-8 style carp interface name, for devd IFNET LINK_UP/LINK_DOWN events. */
+  /** FreeBSD-8 style carp interface name, for devd IFNET LINK_UP/LINK_DOWN events (and the vmac interface). */
   carpName?: string;
+  /** Virtual MAC mode: a macvlan `carpName` (default carp<vhid>) with 00:00:5e:00:01:vhid holds the VIPs. */
+  vmac: boolean;
   /** rc.conf `state backup|master`: requested initial state. */
   initialState?: "backup" | "master";
+  /** Named checks (Config.checks) that demote this vhid only; default none. */
+  track?: string[];
+  /** Demotion groups (OpenBSD carpdemote): `carp set --group NAME --demote N` applies to these vhids. */
+  groups?: string[];
+  /** After start, or after our demotion drops (a check recovered), do not preempt for this long. */
+  preemptDelayMs?: number;
+  /** After start, do not preempt a live master until this node has been MASTER once (keepalived nopreempt on boot). */
+  startBackup?: boolean;
+  /** While MASTER, GARP/NA again every this many ms (keepalived garp_master_refresh); 0 = off. */
+  garpRefreshMs?: number;
+  /** GARP/NA rounds sent on takeover (keepalived garp_master_repeat); default 1. */
+  garpRepeat?: number;
+}
+
+/** A named health check (YAML `checks:`); exactly one of script, interface, file, process. */
+export interface CheckConfig {
+  name: string;
+  kind: "script" | "interface" | "file" | "process";
+  /** script: a string runs with /bin/sh -c; a list runs that argv without a shell. */
+  script?: string | string[];
+  interface?: string;
+  file?: string;
+  process?: string;
+  intervalMs: number;
+  timeoutMs: number;
+  /** Consecutive failures before the check counts as down, and successes before it counts as up again. */
+  fall: number;
+  rise: number;
+  /** Demotion while down (file checks: a number in the file wins). */
+  weight: number;
+}
+
+/** A check as a front end collected it, values unchecked. */
+export interface RawCheck {
+  script?: string | string[];
+  interface?: string;
+  file?: string;
+  process?: string;
+  interval?: number | string;
+  timeout?: number | string;
+  fall?: number | string;
+  rise?: number | string;
+  weight?: number | string;
 }
 
 export interface Config {
+  /** Named health checks, and the ones every vhid tracks (their demotion is global). */
+  checks?: CheckConfig[];
+  track?: string[];
   vhids: VhidConfig[];
   /** Default for vhids that do not say (FreeBSD net.inet.carp.preempt). */
   preempt: boolean;
@@ -67,6 +117,24 @@ export interface Config {
   facility: string;
   debug: boolean;
   daemonize: boolean;
+  fixSysctls: boolean;
+  /** Prometheus endpoint (`metrics: ADDR:PORT`), off when absent. */
+  metrics?: MetricsAddress;
+}
+
+/** Where the /metrics endpoint listens. */
+export interface MetricsAddress {
+  host: string;
+  port: number;
+}
+
+/** "127.0.0.1:9742", "[::1]:9742" -> host and port, or an error message. An address is required. */
+export function parseMetricsAddress(text: string): MetricsAddress | string {
+  const m = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:\s[\]]+):(\d{1,5})$/.exec(text);
+  if (!m || (text.startsWith("[") ? !isIPv6(m[1]) : !isIPv4(m[1]))) return `expected ADDR:PORT with an IP address (e.g. 127.0.0.1:9742 or [::1]:9742), got ${JSON.stringify(text)}`;
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) return `port must be 1-65535, got ${port}`;
+  return { host: m[1], port };
 }
 
 /** What a front end collected for one vhid; every field optional, values still unchecked. */
@@ -93,6 +161,7 @@ export interface RawVhid {
   ignoreIfState?: boolean;
   upscript?: string;
   downscript?: string;
+  faultscript?: string;
   xparam?: string;
   neutral?: boolean;
   shutdownScript?: boolean;
@@ -100,10 +169,19 @@ export interface RawVhid {
   hookTimeoutMs?: number | string;
   manageVip?: boolean;
   carpName?: string;
+  vmac?: boolean;
   initialState?: string;
+  track?: string[];
+  groups?: string | string[];
+  preemptDelay?: number | string;
+  startBackup?: boolean;
+  garpRefresh?: number | string;
+  garpRepeat?: number | string;
 }
 
 export interface RawGlobal {
+  checks?: Record<string, RawCheck>;
+  track?: string[];
   preempt?: boolean;
   demotion?: number | string;
   devdConf?: string;
@@ -112,6 +190,9 @@ export interface RawGlobal {
   facility?: string;
   debug?: boolean;
   daemonize?: boolean;
+  /** Write the sysctls virtual MAC mode needs (otherwise only warn). */
+  fixSysctls?: boolean;
+  metrics?: string;
 }
 
 /** Maps a field name to how the user spelled it in this front end ("--vhid", "vhids[0].vhid", ...). */
@@ -207,6 +288,51 @@ export function readPassfile(path: string, key: string, readFile: (p: string) =>
 }
 
 const IFNAME_RE = /^[^\s/:]{1,15}$/;
+const GROUP_RE = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Seconds (integer or decimal, number or string) in lo..hi, returned in ms. */
+function secondsIn(value: number | string, key: string, lo: number, hi: number): number {
+  const n = typeof value === "number" ? value : /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isFinite(n) || n < lo || n > hi) fail(`${key}: must be ${lo}-${hi} seconds, got ${JSON.stringify(value)}`);
+  return Math.round(n * 1000);
+}
+
+/** `checks:` entries, validated; `key(name)` spells a check's path for messages. */
+function normalizeChecks(raw: Record<string, RawCheck>, key: (name: string) => string): CheckConfig[] {
+  const out: CheckConfig[] = [];
+  for (const [name, r] of Object.entries(raw)) {
+    const k = key(name);
+    if (!GROUP_RE.test(name)) fail(`${k}: not a check name (letters, digits, . _ -)`);
+    const kinds = (["script", "interface", "file", "process"] as const).filter((x) => r[x] !== undefined);
+    if (kinds.length !== 1) fail(`${k}: give exactly one of script, interface, file, process${kinds.length ? ` (got ${kinds.join(", ")})` : ""}`);
+    const kind = kinds[0];
+    const c: CheckConfig = { name, kind, intervalMs: 0, timeoutMs: 0, fall: 1, rise: 1, weight: 240 };
+    if (kind === "script") {
+      const sc = r.script!;
+      if (Array.isArray(sc) ? sc.length === 0 || sc.some((a) => typeof a !== "string") || sc[0] === "" : typeof sc !== "string" || sc.trim() === "") {
+        fail(`${k}.script: a command line or a non-empty argv list`);
+      }
+      c.script = Array.isArray(sc) ? [...sc] : sc;
+    } else if (kind === "interface") {
+      if (!IFNAME_RE.test(String(r.interface))) fail(`${k}.interface: not a valid interface name: ${JSON.stringify(r.interface)}`);
+      c.interface = r.interface;
+    } else if (kind === "file") {
+      if (typeof r.file !== "string" || !r.file.startsWith("/")) fail(`${k}.file: an absolute path`);
+      c.file = r.file;
+    } else {
+      if (typeof r.process !== "string" || r.process === "" || r.process.includes("/")) fail(`${k}.process: a process name (as in /proc/PID/comm), got ${JSON.stringify(r.process)}`);
+      c.process = r.process;
+    }
+    // Script checks every 2 s by default; file and process checks poll every second (cheap).
+    c.intervalMs = secondsIn(r.interval ?? (kind === "script" ? 2 : 1), `${k}.interval`, 0.1, 3600);
+    c.timeoutMs = secondsIn(r.timeout ?? Math.min(c.intervalMs / 1000, 10), `${k}.timeout`, 0.01, 3600);
+    c.fall = r.fall === undefined ? 1 : intIn(r.fall, `${k}.fall`, 1, 100);
+    c.rise = r.rise === undefined ? 1 : intIn(r.rise, `${k}.rise`, 1, 100);
+    c.weight = r.weight === undefined ? 240 : intIn(r.weight, `${k}.weight`, -(2 ** 16), 2 ** 16);
+    out.push(c);
+  }
+  return out;
+}
 
 function normalizeVhid(
   r: RawVhid,
@@ -280,7 +406,7 @@ function normalizeVhid(
     fail(`${k("initialState")}: must be backup or master, got ${JSON.stringify(r.initialState)}`);
   }
   if (r.carpName !== undefined && !IFNAME_RE.test(r.carpName)) fail(`${k("carpName")}: not a valid interface name: ${JSON.stringify(r.carpName)}`);
-  for (const f of ["upscript", "downscript"] as const) {
+  for (const f of ["upscript", "downscript", "faultscript"] as const) {
     if (r[f] !== undefined && r[f] === "") fail(`${k(f)}: empty path`);
   }
 
@@ -304,6 +430,7 @@ function normalizeVhid(
     hookMode,
     hookTimeoutMs,
     manageVip: r.manageVip ?? true,
+    vmac: r.vmac ?? false,
   };
   if (r.srcip !== undefined) v.srcip = ipOf(r.srcip, 4, k("srcip"));
   if (r.srcip6 !== undefined) v.srcip6 = ipOf(r.srcip6, 6, k("srcip6"));
@@ -311,9 +438,21 @@ function normalizeVhid(
   if (r.peer6 !== undefined) v.peer6 = ipOf(r.peer6, 6, k("peer6"));
   if (r.upscript !== undefined) v.upscript = r.upscript;
   if (r.downscript !== undefined) v.downscript = r.downscript;
+  if (r.faultscript !== undefined) v.faultscript = r.faultscript;
   if (r.xparam !== undefined) v.xparam = r.xparam;
   if (r.carpName !== undefined) v.carpName = r.carpName;
   if (r.initialState !== undefined) v.initialState = r.initialState as "backup" | "master";
+  if (r.track !== undefined) v.track = [...new Set(r.track)];
+  if (r.groups !== undefined) {
+    const gs = typeof r.groups === "string" ? [r.groups] : r.groups;
+    for (const gname of gs) if (!GROUP_RE.test(gname)) fail(`${k("groups")}: not a group name (letters, digits, . _ -): ${JSON.stringify(gname)}`);
+    v.groups = [...new Set(gs)];
+  }
+  if (r.preemptDelay !== undefined) v.preemptDelayMs = secondsIn(r.preemptDelay, k("preemptDelay"), 0, 86_400);
+  if (r.startBackup !== undefined) v.startBackup = r.startBackup;
+  if (r.garpRefresh !== undefined) v.garpRefreshMs = secondsIn(r.garpRefresh, k("garpRefresh"), 0, 86_400);
+  if (v.garpRefreshMs !== undefined && v.garpRefreshMs > 0 && v.garpRefreshMs < 100) fail(`${k("garpRefresh")}: at least 0.1 s (or 0 = off)`);
+  if (r.garpRepeat !== undefined) v.garpRepeat = intIn(r.garpRepeat, k("garpRepeat"), 1, 100);
   if (!v.mcast.match(/^(22[4-9]|23\d)\./)) fail(`${k("mcast")}: not an IPv4 multicast address: ${v.mcast}`);
   if (!v.mcast6.startsWith("ff")) fail(`${k("mcast6")}: not an IPv6 multicast address: ${v.mcast6}`);
   return v;
@@ -350,8 +489,28 @@ export function normalizeConfig(raw: { vhids: RawVhid[]; global?: RawGlobal }, o
       facility,
       debug: g.debug ?? false,
       daemonize: g.daemonize ?? false,
+      fixSysctls: g.fixSysctls ?? false,
     };
     if (g.devdConf !== undefined) cfg.devdConf = g.devdConf;
+    if (g.checks !== undefined || g.track !== undefined) {
+      const checks = normalizeChecks(g.checks ?? {}, (n) => `${k("checks")}.${n}`);
+      const names = new Set(checks.map((c) => c.name));
+      const track = [...new Set(g.track ?? [])];
+      for (const t of track) if (!names.has(t)) fail(`${k("track")}: no check named ${JSON.stringify(t)} under ${k("checks")}`);
+      vhids.forEach((v, i) => {
+        for (const t of v.track ?? []) if (!names.has(t)) fail(`${o.keyName("track", i)}: no check named ${JSON.stringify(t)} under ${k("checks")}`);
+      });
+      for (const c of checks) {
+        if (!track.includes(c.name) && !vhids.some((v) => v.track?.includes(c.name))) warnings.push(`${k("checks")}.${c.name}: tracked by no vhid (add it to track), it runs without effect`);
+      }
+      cfg.checks = checks;
+      cfg.track = track;
+    }
+    if (g.metrics !== undefined) {
+      const m = parseMetricsAddress(g.metrics);
+      if (typeof m === "string") fail(`${k("metrics")}: ${m}`);
+      cfg.metrics = m as MetricsAddress;
+    }
     return { ok: true, value: cfg, warnings };
   } catch (e) {
     if (e instanceof ConfigError) return { ok: false, error: e.message };

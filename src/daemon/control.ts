@@ -2,6 +2,10 @@
 // response per line:
 //   {"op":"status"}                                  -> {"ok":true,"status":NodeStatus}
 //   {"op":"set","vhid":1,"advskew":30}               -> {"ok":true,"vhid":VhidReport}
+//   {"op":"metrics"}                                 -> {"ok":true,"metrics":MetricsInput}
+//   {"op":"events","since":N}  (since optional)      -> {"ok":true,"seq":LAST,"oldest":OLDEST}, then one
+//        CarpEvent per line (buffered ones after N first) until the client closes; a client that leaves
+//        more than maxPendingOutputBytes unread gets {"type":"overflow",...} and is disconnected
 //   anything wrong                                   -> {"ok":false,"error":"--advskew: …"}
 // Limits (CONTROL_LIMITS): a request line of at most 64 KiB, a complete request within 5 s, 32 connections.
 import { chmodSync, mkdirSync, readdirSync, readlinkSync, unlinkSync } from "node:fs";
@@ -9,7 +13,7 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import { dirname, join } from "node:path";
 import { CarpNodeError, type CarpNode, type SetRequest } from "./node.js";
 
-export type ControlRequest = { op: "status" } | ({ op: "set" } & SetRequest);
+export type ControlRequest = { op: "status" } | { op: "metrics" } | ({ op: "set" } & SetRequest) | { op: "events"; since?: number };
 export type ControlResponse = { ok: true; [k: string]: unknown } | { ok: false; error: string; kind?: "usage" | "runtime" };
 
 const replacer = (_k: string, v: unknown) => (typeof v === "bigint" ? v.toString() : v);
@@ -59,6 +63,11 @@ function handle(node: CarpNode, line: string): ControlResponse {
       if (extra !== undefined) return { ok: false, error: `unknown key ${JSON.stringify(extra)} in status request`, kind: "usage" };
       return { ok: true, status: node.status() };
     }
+    if (r.op === "metrics") {
+      const extra = Object.keys(r).find((k) => k !== "op");
+      if (extra !== undefined) return { ok: false, error: `unknown key ${JSON.stringify(extra)} in metrics request`, kind: "usage" };
+      return { ok: true, metrics: node.metricsSnapshot() };
+    }
     if (r.op === "set") {
       const set = checkSet(r);
       if (typeof set === "string") return { ok: false, error: set, kind: "usage" };
@@ -68,6 +77,26 @@ function handle(node: CarpNode, line: string): ControlResponse {
   } catch (e) {
     return { ok: false, error: (e as Error).message, kind: e instanceof CarpNodeError ? e.kind : "runtime" };
   }
+}
+
+/**
+ * `{"op":"events","since":N}` -> { since } (since absent: only new events), a usage error, or null for
+ * any other line (handled by handle()).
+ */
+function eventsRequest(line: string): { since?: number } | string | null {
+  let r: unknown;
+  try {
+    r = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (typeof r !== "object" || r === null || (r as { op?: unknown }).op !== "events") return null;
+  const { op: _op, since, ...rest } = r as Record<string, unknown>;
+  const extra = Object.keys(rest)[0];
+  if (extra !== undefined) return `unknown key ${JSON.stringify(extra)} in events request`;
+  if (since === undefined) return {};
+  if (typeof since !== "number" || !Number.isSafeInteger(since) || since < 0) return `--since: must be a sequence number (integer >= 0), got ${JSON.stringify(since)}`;
+  return { since };
 }
 
 const DISCARD_AFTER_REFUSAL = 1024 * 1024;
@@ -116,8 +145,10 @@ function serveConnection(sock: Socket, node: CarpNode, limits: typeof CONTROL_LI
     scheduled = false;
     if (closing || sock.destroyed) return;
     const line = lines.shift();
+    const ev = line !== undefined ? eventsRequest(line) : null;
+    if (ev !== null && typeof ev !== "string") return stream(ev.since);
     if (line !== undefined && line.trim()) {
-      const res = handle(node, line);
+      const res = typeof ev === "string" ? { ok: false, error: ev, kind: "usage" } : handle(node, line);
       sock.write(JSON.stringify(res, replacer) + "\n");
       if (sock.writableLength > limits.maxPendingOutputBytes) {
         sock.destroy();
@@ -134,6 +165,41 @@ function serveConnection(sock: Socket, node: CarpNode, limits: typeof CONTROL_LI
         if (!closing && lines.length === 0) sock.resume();
       });
     }
+  };
+
+  // The events op: the connection becomes a stream until either side closes. What the client sends from now
+  // on is discarded (at most maxRequestBytes of it); a client that stops reading is dropped with an overflow line.
+  const stream = (since: number | undefined) => {
+    closing = true;
+    clearTimeout(idle);
+    pending = [];
+    lines.length = 0;
+    sock.removeAllListeners("data");
+    let discarded = 0;
+    sock.on("data", (d: Buffer) => {
+      discarded += d.length;
+      if (discarded > limits.maxRequestBytes) sock.destroy();
+    });
+    sock.on("end", () => sock.destroy());
+    sock.write(JSON.stringify({ ok: true, seq: node.events.lastSeq, oldest: node.events.oldestSeq }) + "\n");
+    let stopped = false; // also during the replay, before `sub` exists
+    const sub = node.events.subscribe(since, (e) => {
+      if (stopped) return;
+      if (sock.destroyed) {
+        stopped = true;
+        return;
+      }
+      if (sock.writableLength > limits.maxPendingOutputBytes) {
+        stopped = true;
+        sock.end(JSON.stringify({ type: "overflow", ts: Date.now(), lastSeq: e.seq - 1, reason: `more than ${limits.maxPendingOutputBytes} bytes unread: disconnected (reconnect with since ${e.seq - 1})` }) + "\n");
+        setTimeout(() => sock.destroy(), 10_000).unref();
+        return;
+      }
+      sock.write(JSON.stringify(e) + "\n");
+    });
+    if (stopped || sock.destroyed) sub.close();
+    else sock.once("close", () => sub.close());
+    sock.resume();
   };
 
   sock.on("data", (chunk: Buffer) => {

@@ -9,18 +9,24 @@ import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 
-import { Cluster, type Effect, type Event, type Transmit, type VhidRef } from "../core/index.js";
+import { Cluster, MAX_SKEW, type Effect, type Event, type Transmit, type VhidRef } from "../core/index.js";
 import type { ReceivedPacket } from "../host/rawsock.js";
 import { LinkWatcher } from "../host/link.js";
 import { VipManager, VipWatcher, type AddressEvent } from "../host/vips.js";
-import { HookRunner, type HookResult } from "../host/hooks.js";
-import { DevdRunner, eventsForTransition, parseDevdConf } from "../host/devd.js";
+import { HookRunner, faultInvocations, runScript, type HookResult } from "../host/hooks.js";
+import { DevdRunner, eventsForTransition, ifnetEvent, parseDevdConf } from "../host/devd.js";
+import { NetlinkEvents, type NetlinkEvent } from "../host/netlink.js";
+import { checkSysctls, describeCheck, fixSysctls, vmacRules } from "../host/sysctl.js";
+import { VirtualMacLink, VmacFrameSender, vmacName } from "../host/vmac.js";
 import type { Config, VhidConfig } from "./config.js";
 import { EffectExecutor } from "./effects.js";
+import { EventLog } from "./events.js";
+import { MetricsServer, type MetricsInput } from "./metrics.js";
 import { buildAuth, closeInterface, ensureSockets, newVhidRt, ownAddresses, vhidParams, type IfRt, type VhidRt } from "./interfaces.js";
 import { Announcer, interfaceInfo } from "./l2.js";
 import { Logger, epochMs, type LogEntry } from "./log.js";
 import { receivePackets } from "./receive.js";
+import { CheckRunner } from "./checks.js";
 import { planReload, vhidKey } from "./reload.js";
 import { findStatus, ledgerReport, statusLine, vhidReport } from "./report.js";
 import { SyslogWriter } from "./syslog.js";
@@ -29,6 +35,7 @@ import { encodeAdvert, sendAdvert } from "./transmit.js";
 import { CarpNodeError, type CarpNodeOptions, type CarpStats, type NodeStatus, type SetRequest, type TransitionEvent, type VhidReport } from "./types.js";
 
 export { CarpNodeError } from "./types.js";
+export type { CheckReport } from "./checks.js";
 export type { CarpNodeOptions, CarpStats, LedgerEntry, NodeStatus, SetRequest, TransitionEvent, VhidReport } from "./types.js";
 
 /** Big advert passes wake up to 5 ms early, 0.02 ms per advert (see timer.ts). */
@@ -66,6 +73,15 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
   private startedAt = 0;
   private readonly now: () => number;
   private syslog: SyslogWriter | null = null;
+  private checks: CheckRunner | null = null;
+  /** Virtual MAC mode: the kernel link state last seen per macvlan ifindex, and the subscription. */
+  private readonly vmacUp = new Map<number, boolean>();
+  private vmacEvents: NetlinkEvents | null = null;
+  /** `carp events`: every transition, demotion, fault and VIP change, numbered, with a replay buffer. */
+  readonly events = new EventLog();
+  private metrics: MetricsServer | null = null;
+  /** Vhids that cannot be MASTER now (link down, demoted to the maximum), and their fault-script chains. */
+  private readonly faults = new Map<string, { reason: string | null; chain: Promise<unknown> }>();
 
   constructor(config: Config, private readonly opts: CarpNodeOptions = {}) {
     super();
@@ -119,14 +135,16 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
 
     // VIPs of ours left behind by a crash (this instance's state file, or labels of our vhids) go before
     // anything else. Another carp instance on this host (ucarp-style, one process per vhid) keeps its VIPs.
-    const stale = await this.vips.removeStale({ own: cfg.vhids.map((v) => ({ ifname: v.interface, vhid: v.vhid })) });
+    const stale = await this.vips.removeStale({ own: cfg.vhids.flatMap((v) => [{ ifname: v.interface, vhid: v.vhid }, ...(v.vmac ? [{ ifname: vmacName(v), vhid: v.vhid }] : [])]) });
     if (stale.ok) for (const r of stale.value.removed) this.log.info(`removed stale VIP ${r.address}/${r.prefix} from ${r.ifname} (vhid ${r.vhid})`, { event: "staleVip", interface: r.ifname, vhid: r.vhid, address: r.address });
     else if (stale.code === "EPERM") throw new CarpNodeError(`${stale.error}`, "usage");
 
+    if (cfg.metrics) await this.startMetrics(cfg);
     try {
       for (const [ifname, list] of byIf) await this.openInterface(ifname, list, infos.get(ifname)!);
       // Listeners before start(): a monitor error during start-up must not be an unhandled 'error'.
       this.vipWatcher.on("removed", (ev: AddressEvent) => this.onAddressRemoved(ev));
+      this.vipWatcher.on("added", (ev: AddressEvent) => this.publishVip(ev, "add"));
       this.vipWatcher.on("error", (msg: string) => this.log.warn(msg));
       const why = await this.vipWatcher.start().catch((e: Error) => e.message);
       if (why) this.log.warn(`vanished VIPs will not be noticed: ${why}`);
@@ -140,6 +158,46 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     if (cfg.demotion !== 0) this.core.handleInput({ kind: "demotion", source: "config", value: cfg.demotion, reason: "configured demotion" }, now);
     for (const ifr of this.ifs.values()) for (const rt of ifr.vhids.values()) this.startVhid(ifr, rt, now);
     this.pump();
+    this.startChecks(cfg);
+  }
+
+  /** Health checks (checks.ts): each one a named cause in the demotion ledger. */
+  private startChecks(cfg: Config): void {
+    if (!cfg.checks?.length) return;
+    this.checks = new CheckRunner(cfg, {
+      demotion: (source, value, reason, group) => {
+        if (!this.started || this.stopping) return;
+        const err = this.core.handleInput({ kind: "demotion", source, value, reason, ...(group !== undefined ? { group } : {}) }, this.now());
+        if (err) this.log.warn(`${source}: ${err}`);
+        this.pump();
+      },
+      log: (level, msg, fields) => this.log.log(level, msg, fields),
+    }, {
+      // Keep script spawns (a fork on the main thread) out of the 15 ms before an advert is due.
+      gate: () => {
+        const next = this.core.nextAdvertise();
+        if (next === undefined) return 0;
+        const d = next - this.now();
+        return d > -2 && d < 15 ? Math.ceil(d) + 3 : 0;
+      },
+    });
+    this.checks.start();
+  }
+
+  /**
+   * `carp set --demote ±N` without --vhid (net.inet.carp.demotion: the "user" ledger source) or with
+   * --group NAME (OpenBSD carpdemote: source "group:NAME", only the vhids of that group).
+   */
+  demote(req: { group?: string; delta: number }): NodeStatus {
+    if (!Number.isInteger(req.delta)) throw new CarpNodeError("--demote: must be an integer", "usage");
+    if (req.group !== undefined && this.core.groupSize(req.group) === 0) throw new CarpNodeError(`--group: no vhid is in group ${JSON.stringify(req.group)}`, "usage");
+    const source = req.group !== undefined ? `group:${req.group}` : "user";
+    const reason = req.group !== undefined ? `carp set --group ${req.group} --demote` : "carp set --demote";
+    const err = this.core.handleInput({ kind: "demotion", source, delta: req.delta, reason, ...(req.group !== undefined ? { group: req.group } : {}) }, this.now());
+    if (err) throw new CarpNodeError(`--demote: ${err}`, "usage");
+    this.pump();
+    this.log.info(`${req.group !== undefined ? `group ${req.group}` : "global"} demotion ${req.delta >= 0 ? "+" : ""}${req.delta}`, { event: "set", group: req.group });
+    return this.status();
   }
 
   private async interfaceFacts(ifname: string): Promise<{ mac: string | null; addresses: string[] }> {
@@ -174,6 +232,7 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     const ifr: IfRt = { name: ifname, vhids: new Map(), socks: {}, link, announcer: new Announcer(ifname, facts.mac), own: ownAddresses(facts.addresses, list) };
     this.ifs.set(ifname, ifr);
     for (const v of list) ifr.vhids.set(v.vhid, newVhidRt(v));
+    for (const rt of ifr.vhids.values()) this.attachVmac(ifr, rt);
     ensureSockets(ifr, (i, b) => this.onPackets(i, b));
     // Open the injection handle now, so the first GARP after a takeover does not pay for opening it.
     const pre = ifr.announcer.prepare();
@@ -211,7 +270,7 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     await Promise.all([...prev].map(([rt, st]) => rt.chain.then(() => this.hooks.shutdown(rt.hook, st as "INIT" | "BACKUP" | "MASTER"))));
     // Hooks and devd actions get up to 10 s to finish (each also has its own timeout).
     let cap: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all([this.hooks.idle(), this.devd?.idle()]), new Promise((r) => (cap = setTimeout(r, 10_000)))]);
+    await Promise.race([Promise.all([this.hooks.idle(), this.devd?.idle(), ...[...this.faults.values()].map((f) => f.chain)]), new Promise((r) => (cap = setTimeout(r, 10_000)))]);
     clearTimeout(cap);
     this.closeAll();
     this.started = false;
@@ -222,11 +281,77 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
   }
 
   private closeAll(): void {
+    this.checks?.stop();
+    this.checks = null;
+    this.metrics?.close();
+    this.metrics = null;
     this.timer.stop();
-    for (const ifr of this.ifs.values()) closeInterface(ifr);
+    for (const ifr of this.ifs.values()) {
+      for (const rt of ifr.vhids.values()) this.detachVmac(rt);
+      closeInterface(ifr);
+    }
     this.ifs.clear();
     this.vipWatcher.stop();
   }
+
+  // ---- virtual MAC mode ---------------------------------------------------------------------
+
+  /** Creates (or adopts) the vhid's macvlan, checks (or fixes) its sysctls, follows its link events. Throws CarpNodeError. */
+  private attachVmac(ifr: IfRt, rt: VhidRt): void {
+    const v = rt.cfg;
+    if (!v.vmac) return;
+    const r = VirtualMacLink.ensure(ifr.name, vmacName(v), v.vhid);
+    if (!r.ok) throw new CarpNodeError(`vhid ${v.vhid}@${ifr.name}: ${r.error}`, r.code === "EEXIST" ? "usage" : "runtime");
+    const link = r.value;
+    rt.vmac = { link, announcer: new Announcer(ifr.name, link.mac), frames: new VmacFrameSender(ifr.name, link.mac) };
+    this.log.info(`vhid ${v.vhid}@${ifr.name}: virtual MAC ${link.mac} on ${link.name} (${link.adopted ? "adopted from an earlier run" : "created"}), down until MASTER`, { event: "vmac", interface: ifr.name, vhid: v.vhid, carp: link.name });
+    const checks = checkSysctls(vmacRules(ifr.name, link.name, v.addresses.some((a) => a.family === 6)));
+    if (this.config.fixSysctls) {
+      const wrong = checks.filter((c) => !c.ok && c.value !== null).map((c) => `${c.key}=${c.set} (was ${c.value})`);
+      for (const e of fixSysctls(checks)) this.log.error(e);
+      if (wrong.length) this.log.info(`set ${wrong.join(", ")}`, { event: "sysctl" });
+    }
+    for (const c of checks) if (!c.ok) this.log.warn(describeCheck(c), { event: "sysctl", key: c.key, value: c.value, set: c.set });
+    if (!this.vmacEvents) {
+      const ev = NetlinkEvents.acquire();
+      if (!ev.ok) this.log.warn(`${link.name}: devd IFNET events will not follow the link: ${ev.error}`);
+      else {
+        this.vmacEvents = ev.value;
+        ev.value.on("event", this.onVmacLink);
+      }
+    }
+    this.vmacUp.set(link.ifindex, false);
+  }
+
+  private detachVmac(rt: VhidRt): void {
+    if (!rt.vmac) return;
+    rt.vmac.announcer.close();
+    rt.vmac.frames.close();
+    this.vmacUp.delete(rt.vmac.link.ifindex);
+    const r = rt.vmac.link.remove();
+    if (!r.ok) this.log.warn(r.error);
+    rt.vmac = undefined;
+    if (this.vmacUp.size === 0 && this.vmacEvents) {
+      this.vmacEvents.off("event", this.onVmacLink);
+      this.vmacEvents.release();
+      this.vmacEvents = null;
+    }
+  }
+
+  /** The kernel's link events of our macvlans become devd IFNET <carpN> LINK_UP/LINK_DOWN. */
+  private readonly onVmacLink = (e: NetlinkEvent): void => {
+    if (e.type !== "link" || !this.vmacUp.has(e.link.ifindex)) return;
+    const up = e.kind === "new" && e.link.up && e.link.lowerUp;
+    if (this.vmacUp.get(e.link.ifindex) === up) return;
+    this.vmacUp.set(e.link.ifindex, up);
+    this.log.debug(`${e.link.name}: link ${up ? "up" : "down"} (kernel)`, { event: "vmacLink", carp: e.link.name, up });
+    const devd = this.devd;
+    if (!devd) return;
+    const at = [...this.ifs.values()].flatMap((i) => [...i.vhids.values()]).find((r) => r.vmac?.link.ifindex === e.link.ifindex);
+    const ev = ifnetEvent(e.link.name, up);
+    if (at) this.effects.after(at, () => void devd.dispatch(ev));
+    else void devd.dispatch(ev);
+  };
 
   get running(): boolean {
     return this.started && !this.stopping;
@@ -254,10 +379,12 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
 
   /** A VIP of a MASTER vhid vanished (someone ran `ip addr del`): put it back (then GARP/NA). */
   private onAddressRemoved(ev: AddressEvent): void {
+    this.publishVip(ev, "remove");
     if (!this.started || this.stopping) return;
-    const ifr = this.ifs.get(ev.ifname);
+    const ifr = this.ifs.get(ev.ifname) ?? [...this.ifs.values()].find((i) => [...i.vhids.values()].some((r) => r.vmac?.link.name === ev.ifname));
     if (!ifr) return;
     for (const rt of ifr.vhids.values()) {
+      if ((rt.vmac?.link.name ?? ifr.name) !== ev.ifname) continue;
       if (!rt.cfg.manageVip || this.core.get(rt.ref)?.state !== "MASTER") continue;
       const vip = rt.cfg.addresses.find((a) => a.address === ev.address && a.prefix === ev.prefix);
       if (vip) this.effects.readd(ifr, rt, vip);
@@ -304,6 +431,7 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
       }
       const stepTs = epochMs(); // transitions are logged with the time of the step, not of the log line
       for (const e of events) this.onEvent(e, stepTs);
+      if (events.some((e) => e.kind !== "log")) this.checkFaults();
     }
     if (this.started && !this.stopping) this.timer.reschedule();
   }
@@ -356,9 +484,12 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
           ...(lm ? { lastMasterAt: Math.round(epochMs(lm.at) * 1000) / 1000, lastMaster: lm.address } : {}),
         });
         this.emit("transition", { interface: ifr.name, vhid: v.vhid, from: e.from, to: e.to, reason: e.reason, ts });
+        this.events.publish({ type: "transition", interface: ifr.name, vhid: v.vhid, from: e.from, to: e.to, reason: e.reason }, ts);
         // devd and scripts run after this vhid's effects (the VIPs are in place or gone); shutdown uses -z rules.
         const devd = this.devd;
-        if (devd) this.effects.after(rt, () => { for (const ev of eventsForTransition(v, e.from, e.to)) void devd.dispatch(ev); });
+        // Virtual MAC mode: IFNET LINK_UP/LINK_DOWN come from the macvlan's kernel link events (onVmacLink).
+        const dv = rt.vmac ? { vhid: v.vhid, interface: v.interface } : v;
+        if (devd) this.effects.after(rt, () => { for (const ev of eventsForTransition(dv, e.from, e.to)) void devd.dispatch(ev); });
         if (this.stopping) return;
         const hook = rt.hook;
         void rt.chain.then(() => this.hooks.transition(hook, { from: e.from, to: e.to, reason: e.reason, initial: e.neutral }));
@@ -366,6 +497,7 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
       }
       case "demotion":
         this.log.warn(`demotion ${e.delta > 0 ? "+" : ""}${e.delta} (${e.source}): ${e.reason}; global demotion now ${e.value}`, { event: "demote", delta: e.delta, source: e.source, value: e.value });
+        this.events.publish({ type: "demotion", source: e.source, delta: e.delta, value: e.value, reason: e.reason, ...("group" in e && typeof e.group === "string" ? { group: e.group } : {}) }, ts);
         return;
       case "log": {
         const where = e.ref ? `@${e.ref.ifname}` : "";
@@ -374,6 +506,65 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
         return;
       }
     }
+  }
+
+  /** A VIP of one of our vhids appeared or vanished on its interface (netlink). */
+  private publishVip(ev: AddressEvent, op: "add" | "remove"): void {
+    const ifr = this.ifs.get(ev.ifname);
+    if (!ifr) return;
+    for (const rt of ifr.vhids.values()) {
+      if (rt.cfg.addresses.some((a) => a.address === ev.address && a.prefix === ev.prefix)) {
+        this.events.publish({ type: "vip", interface: ifr.name, vhid: rt.cfg.vhid, op, address: ev.address, prefix: ev.prefix });
+      }
+    }
+  }
+
+  /**
+   * keepalived FAULT: a vhid whose link is down, or whose demotion holds it at the maximum skew (it cannot
+   * win against a healthy peer), is in fault. Entering it publishes a fault event and runs the fault script
+   * (after the vhid's effects); leaving it publishes the end of the fault.
+   */
+  private checkFaults(): void {
+    if (!this.started || this.stopping) return;
+    for (const s of this.core.status().vhids) {
+      const at = this.rtOf({ ifname: s.ifname, vhid: s.vhid });
+      if (!at || !s.running) continue;
+      const maxed = s.demotion.total > 0 && (s.semantics === "openbsd" ? s.demoteByte >= 255 : s.effectiveAdvskew >= MAX_SKEW);
+      const reason = !s.linkUp ? `${s.ifname}: link down` : maxed ? `demoted to the maximum (demotion ${s.demotion.total}, advskew ${s.effectiveAdvskew})` : null;
+      const key = vhidKeyOf(at.rt.ref);
+      const f = this.faults.get(key) ?? { reason: null, chain: Promise.resolve() };
+      this.faults.set(key, f);
+      if ((f.reason === null) === (reason === null)) continue;
+      f.reason = reason;
+      this.events.publish({ type: "fault", interface: s.ifname, vhid: s.vhid, active: reason !== null, reason: reason ?? "can be MASTER again" });
+      if (reason === null) {
+        this.log.info(`vhid ${s.vhid}@${s.ifname}: fault cleared`, { event: "fault", interface: s.ifname, vhid: s.vhid, active: false });
+        continue;
+      }
+      this.log.warn(`vhid ${s.vhid}@${s.ifname}: fault: ${reason}`, { event: "fault", interface: s.ifname, vhid: s.vhid, active: true, reason });
+      const file = at.rt.cfg.faultscript;
+      if (file === undefined) continue;
+      const { rt } = at;
+      const state = s.state;
+      f.chain = Promise.all([f.chain, rt.chain]).then(async () => {
+        for (const inv of faultInvocations(rt.hook, file, state, reason)) {
+          this.onHookResult(await runScript(inv, rt.cfg.hookTimeoutMs, { vhid: rt.cfg.vhid, interface: rt.ref.ifname, to: "FAULT" }));
+        }
+      });
+    }
+  }
+
+  private async startMetrics(cfg: Config): Promise<void> {
+    const m = new MetricsServer(cfg.metrics!, () => this.metricsSnapshot());
+    const err = await m.start();
+    if (err) throw new CarpNodeError(`--metrics: ${err}`, "runtime");
+    this.metrics = m;
+    this.log.info(`metrics at http://${cfg.metrics!.host.includes(":") ? `[${cfg.metrics!.host}]` : cfg.metrics!.host}:${m.port}/metrics`, { event: "metrics" });
+  }
+
+  /** What /metrics and `carp status --prometheus` render. */
+  metricsSnapshot(): MetricsInput {
+    return { status: this.status(), transitions: this.events.transitionCounts() };
   }
 
   private onHookResult(r: HookResult): void {
@@ -404,6 +595,7 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     }, this.now());
     if (err) throw new CarpNodeError(`--${err}`, "usage");
     this.pump();
+    this.checkFaults(); // a vhid's own demotion may have reached (or left) the maximum
     const changes = Object.entries(req).filter(([k, v]) => k !== "vhid" && k !== "interface" && v !== undefined).map(([k, v]) => `${k} ${v}`);
     this.log.info(`vhid ${req.vhid}@${ifr.name}: set ${changes.join(", ")}`, { event: "set", interface: ifr.name, vhid: req.vhid });
     return this.report(rt);
@@ -448,6 +640,7 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
       this.pump();
       await at.rt.chain;
       at.ifr.vhids.delete(old.vhid);
+      this.detachVmac(at.rt);
       done.push(`vhid ${vhidKey(old)}: ${rebuilt ? "rebuilt" : "removed"}`);
     }
     if (plan.demotion !== undefined) {
@@ -469,10 +662,25 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
         ifr = await this.openInterface(nv.interface, [nv], await this.interfaceFacts(nv.interface));
       } else {
         ifr.vhids.set(nv.vhid, newVhidRt(nv));
+        this.attachVmac(ifr, ifr.vhids.get(nv.vhid)!);
         ensureSockets(ifr, (i, b) => this.onPackets(i, b));
       }
       this.startVhid(ifr, ifr.vhids.get(nv.vhid)!, now);
       if (added) done.push(`vhid ${vhidKey(nv)}: added`);
+    }
+    if (JSON.stringify(next.metrics) !== JSON.stringify(this.config.metrics)) {
+      this.metrics?.close();
+      this.metrics = null;
+      if (next.metrics) await this.startMetrics(next).catch((e: Error) => this.log.error(e.message));
+      done.push(next.metrics ? `metrics on ${next.metrics.host}:${next.metrics.port}` : "metrics off");
+    }
+    if (JSON.stringify([this.config.checks, this.config.track, this.config.vhids.map((v) => v.track)]) !== JSON.stringify([next.checks, next.track, next.vhids.map((v) => v.track)])) {
+      // Checks changed: the old ones stop and give their demotion back, the new ones start fresh.
+      this.checks?.stop();
+      this.checks = null;
+      for (const e of this.core.status().ledger) if (e.source.startsWith("check:")) this.core.handleInput({ kind: "demotion", source: e.source, value: 0, reason: "checks reloaded", ...(e.group !== undefined ? { group: e.group } : {}) }, now);
+      this.startChecks(next);
+      done.push("checks restarted");
     }
     this.config = next;
     this.pump();
@@ -497,7 +705,7 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
       }
     }
     // The ledger's sum, negative values included (a negative global demotion is a preference).
-    return { pid: process.pid, startedAt: this.startedAt, globalDemotion: cs.globalDemotion, ledger: ledgerReport(cs.ledger), carpstats: { ...this.carpstats }, vhids };
+    return { pid: process.pid, startedAt: this.startedAt, globalDemotion: cs.globalDemotion, ledger: ledgerReport(cs.ledger), carpstats: { ...this.carpstats }, vhids, checks: this.checks?.reports() ?? [] };
   }
 
   /** One line per vhid, as ucarp's SIGUSR1 logs it. */

@@ -103,6 +103,14 @@ export function hookInvocations(cfg: HookConfig, t: HookTransition, file: string
   }));
 }
 
+/**
+ * The fault script's argv/env (keepalived notify_fault): the up/down conventions, with CARP_STATE=FAULT,
+ * CARP_PREV_STATE the vhid's state and CARP_REASON why it cannot be MASTER.
+ */
+export function faultInvocations(cfg: HookConfig, file: string, state: CarpState, reason: string): HookInvocation[] {
+  return hookInvocations(cfg, { from: state, to: state, reason }, file).map((i) => ({ ...i, env: { ...i.env, CARP_STATE: "FAULT" } }));
+}
+
 export interface HookRunnerOptions {
   /** Called once per finished script (the daemon logs it). */
   onResult?: (r: HookResult) => void;
