@@ -7,7 +7,7 @@ import type { CarpState, ClusterInput, Effect } from "../core/index.js";
 import type { IpFamily } from "../protocol/types.js";
 import type { VipAddress } from "../host/types.js";
 import type { VipManager } from "../host/vips.js";
-import type { IfRt, VhidRt } from "./interfaces.js";
+import { type IfRt, type VhidRt, vipInterface } from "./interfaces.js";
 import type { Logger } from "./log.js";
 
 export interface EffectHost {
@@ -33,15 +33,17 @@ export class EffectExecutor {
 
   run(ifr: IfRt, rt: VhidRt, e: Effect): void {
     if (e.kind === "vips") {
-      if (!rt.cfg.manageVip) return;
-      this.after(rt, () => (e.op === "add" ? this.addAll(ifr, rt) : this.removeAll(ifr, rt)));
+      // Virtual MAC mode: the macvlan is up before the VIPs go on it, down after they left.
+      if (rt.vmac && e.op === "add") this.after(rt, () => this.vmacLink(rt, true));
+      if (rt.cfg.manageVip) this.after(rt, () => (e.op === "add" ? this.addAll(ifr, rt) : this.removeAll(ifr, rt)));
+      if (rt.vmac && e.op === "remove") this.after(rt, () => this.vmacLink(rt, false));
       return;
     }
     this.after(rt, () => {
       if (this.host.state(rt) !== "MASTER") return;
       // ucarp peers only advertise over IPv4, but our IPv6 VIPs of that vhid still need their NA.
       const fams: IpFamily[] = rt.cfg.semantics === "ucarp" ? [4, 6] : e.families;
-      for (const err of ifr.announcer.announce(rt.cfg.addresses, fams)) this.host.log.warn(err);
+      for (const err of (rt.vmac?.announcer ?? ifr.announcer).announce(rt.cfg.addresses, fams)) this.host.log.warn(err);
       this.host.log.debug(`${name(ifr, rt)}: announced (${e.why})`);
     });
   }
@@ -50,7 +52,7 @@ export class EffectExecutor {
   readd(ifr: IfRt, rt: VhidRt, vip: VipAddress): void {
     this.after(rt, async () => {
       if (this.host.state(rt) !== "MASTER") return;
-      const r = await this.host.vips.add(ifr.name, rt.cfg.vhid, vip);
+      const r = await this.host.vips.add(vipInterface(ifr, rt), rt.cfg.vhid, vip);
       if (!r.ok) {
         this.host.log.error(`${name(ifr, rt)}: re-adding ${vip.address}: ${r.error}`, { event: "vip", op: "add", address: vip.address });
         this.failed(rt, `${vip.address}/${vip.prefix}: ${r.error}`);
@@ -59,7 +61,7 @@ export class EffectExecutor {
       if (!r.value) return;
       this.host.log.warn(`${name(ifr, rt)}: VIP ${vip.address}/${vip.prefix} vanished while MASTER; re-added`, { event: "vipReadded", interface: ifr.name, vhid: rt.cfg.vhid, address: vip.address });
       if (this.host.state(rt) !== "MASTER") return this.removeAll(ifr, rt); // stepped down while adding
-      for (const err of ifr.announcer.announce([vip], [vip.family])) this.host.log.warn(err);
+      for (const err of (rt.vmac?.announcer ?? ifr.announcer).announce([vip], [vip.family])) this.host.log.warn(err);
     });
   }
 
@@ -67,7 +69,7 @@ export class EffectExecutor {
     let error: string | null = null;
     for (const a of rt.cfg.addresses) {
       if (this.host.state(rt) !== "MASTER") return; // stepped down before this one: the remove follows
-      const r = await this.host.vips.add(ifr.name, rt.cfg.vhid, a);
+      const r = await this.host.vips.add(vipInterface(ifr, rt), rt.cfg.vhid, a);
       if (!r.ok) {
         error ??= `${a.address}/${a.prefix}: ${r.error}`;
         this.host.log.error(`${name(ifr, rt)}: ${r.error}`, { event: "vip", op: "add", address: a.address });
@@ -83,10 +85,17 @@ export class EffectExecutor {
   private async removeAll(ifr: IfRt, rt: VhidRt): Promise<void> {
     for (const a of rt.cfg.addresses) {
       if (this.host.state(rt) === "MASTER") return; // MASTER again: its add follows on this chain
-      const r = await this.host.vips.remove(ifr.name, a);
+      const r = await this.host.vips.remove(vipInterface(ifr, rt), a);
       if (!r.ok) this.host.log.error(`${name(ifr, rt)}: ${r.error}`, { event: "vip", op: "remove", address: a.address });
       else if (r.value) this.host.log.debug(`${name(ifr, rt)}: removed ${a.address}/${a.prefix}`, { event: "vip", op: "remove", address: a.address });
     }
+  }
+
+  /** Sets the vhid's macvlan up (still MASTER) or down (no longer MASTER); a newer transition wins. */
+  private vmacLink(rt: VhidRt, up: boolean): void {
+    if ((this.host.state(rt) === "MASTER") !== up) return;
+    const r = rt.vmac!.link.setUp(up);
+    if (!r.ok) this.host.log.error(`vhid ${rt.cfg.vhid}@${rt.ref.ifname}: ${r.error}`, { event: "vmac", up });
   }
 
   /** An address that cannot be added demotes the vhid (a named cause in the ledger) and shows in status. */

@@ -6,6 +6,7 @@ import { CarpAuth, isHmacError } from "../protocol/hmac.js";
 import type { IpFamily } from "../protocol/types.js";
 import type { HookConfig } from "../host/hooks.js";
 import type { LinkWatcher } from "../host/link.js";
+import type { VirtualMacLink, VmacFrameSender } from "../host/vmac.js";
 import { CarpSocket, type ReceivedPacket } from "../host/rawsock.js";
 import type { VhidConfig } from "./config.js";
 import type { Announcer } from "./l2.js";
@@ -36,7 +37,12 @@ export interface VhidRt {
   /** FreeBSD checks the TTL only for multicast destinations; OpenBSD and ucarp always. */
   rxPolicy: Record<IpFamily, { ttlPolicy: "multicast" | "always"; multicastDestination: boolean }>;
   families: Record<IpFamily, boolean>;
+  /** Virtual MAC mode: the vhid's macvlan (VIPs live there), its GARP/NA sender and advert framer. */
+  vmac?: { link: VirtualMacLink; announcer: Announcer; frames: VmacFrameSender };
 }
+
+/** Where a vhid's VIPs go: its macvlan in virtual MAC mode, else the interface itself. */
+export const vipInterface = (ifr: IfRt, rt: VhidRt): string => rt.vmac?.link.name ?? ifr.name;
 
 export interface IfRt {
   name: string;
@@ -71,6 +77,11 @@ export function vhidParams(v: VhidConfig, own: string[]): VhidParams {
     neutral: v.neutral,
     unicast: v.peer !== undefined || v.peer6 !== undefined,
     ignoreIfState: v.ignoreIfState,
+    antiReplay: v.antiReplay,
+    // Demotion groups: the user's, plus "check:NAME" for each check this vhid tracks (checks.ts).
+    groups: [...(v.groups ?? []), ...(v.track ?? []).map((t) => `check:${t}`)],
+    preemptDelayMs: v.preemptDelayMs ?? 0,
+    startBackup: v.startBackup ?? false,
   };
 }
 
