@@ -1,5 +1,9 @@
 // `carp set --vhid N [--interface IF] --advskew N | --advbase N | --state master|backup | --preempt on|off
 // | --demote ±N [--control PATH]`: changes a running vhid at once (like `ifconfig carp0 advskew 30`).
+// `carp set --demote ±N` (no --vhid) moves the global demotion (sysctl net.inet.carp.demotion) and
+// `carp set --group NAME --demote ±N` the demotion of a group (OpenBSD `ifconfig -g NAME carpdemote N`).
+import { listControlSockets } from "../daemon/control.js";
+import type { NodeStatus } from "../daemon/node.js";
 import { controlRequest } from "../daemon/control.js";
 import type { SetRequest, VhidReport } from "../daemon/node.js";
 import { RuntimeError, UsageError } from "./errors.js";
@@ -8,6 +12,9 @@ import { collectStatus, formatVhid, parseFlags } from "./status.js";
 export const summary = "change advskew, advbase, state, preempt or demotion of a running vhid";
 
 const USAGE = `usage: carp set --vhid N [--interface IF] [--control PATH] <change>...
+       carp set [--group NAME] --demote +N|-N [--control PATH]
+  without --vhid: --demote moves the global demotion of every vhid (FreeBSD net.inet.carp.demotion);
+  with --group NAME only the vhids in that demotion group (YAML group:, OpenBSD carpdemote)
   -v N, -i IF, -k N, -b N, -P: the short flags of carp run (--vhid, --interface, --advskew, --advbase,
   --preempt on); values attached or separate (-v7, -v 7)
   --advskew N             0-254 (ucarp semantics 0-255)
@@ -59,12 +66,14 @@ export function expandShortFlags(argv: string[]): string[] {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const f = parseFlags(expandShortFlags(argv), { vhid: true, interface: true, control: true, advskew: true, advbase: true, state: true, preempt: true, demote: true, json: false, help: false });
+  const f = parseFlags(expandShortFlags(argv), { group: true, vhid: true, interface: true, control: true, advskew: true, advbase: true, state: true, preempt: true, demote: true, json: false, help: false });
   if (f.has("help")) {
     process.stdout.write(USAGE);
     return 0;
   }
   const get = (k: string) => f.get(k) as string | undefined;
+  if (get("vhid") === undefined && (get("demote") !== undefined || get("group") !== undefined)) return demoteGlobal(f);
+  if (get("group") !== undefined) throw new UsageError("--group: not with --vhid (a group is a set of vhids)");
   if (get("vhid") === undefined) throw new UsageError("--vhid: required");
   const vhid = int("vhid", get("vhid")!);
   if (vhid < 1 || vhid > 255) throw new UsageError(`--vhid: must be 1-255, got ${vhid}`);
@@ -105,5 +114,43 @@ export async function run(argv: string[]): Promise<number> {
   if (!res.ok) throw res.kind === "usage" ? new UsageError(res.error) : new RuntimeError(res.error);
   const v = res.vhid as VhidReport;
   process.stdout.write(f.has("json") ? JSON.stringify(v, null, 2) + "\n" : formatVhid(v) + "\n");
+  return 0;
+}
+
+/** `carp set [--group NAME] --demote ±N`: every daemon found (or --control) applies it; the group must exist in one. */
+async function demoteGlobal(f: Map<string, string | true>): Promise<number> {
+  const get = (k: string) => f.get(k) as string | undefined;
+  const other = [...f.keys()].find((k) => !["demote", "group", "control", "json"].includes(k));
+  if (other !== undefined) throw new UsageError(`--${other}: needs --vhid (without it only --demote and --group apply)`);
+  if (get("demote") === undefined) throw new UsageError("--demote: required with --group");
+  const delta = int("demote", get("demote")!, true);
+  const group = get("group");
+  if (group !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(group)) throw new UsageError(`--group: not a group name (letters, digits, . _ -): ${JSON.stringify(group)}`);
+  const paths = get("control") !== undefined ? [get("control")!] : listControlSockets();
+  if (paths.length === 0) throw new RuntimeError("no carp daemon found; use --control PATH");
+  const done: NodeStatus[] = [];
+  const errors: { usage: boolean; msg: string }[] = [];
+  for (const path of paths) {
+    try {
+      const res = await controlRequest(path, { op: "demote", delta, ...(group !== undefined ? { group } : {}) });
+      if (res.ok) done.push(res.status as NodeStatus);
+      else errors.push({ usage: res.kind === "usage", msg: paths.length > 1 ? `${path}: ${res.error}` : res.error });
+    } catch (e) {
+      errors.push({ usage: false, msg: `${path}: ${(e as Error).message}` });
+    }
+  }
+  if (done.length === 0) {
+    const msg = errors.map((e) => e.msg).join("; ");
+    throw errors.every((e) => e.usage) ? new UsageError(msg) : new RuntimeError(msg);
+  }
+  if (f.has("json")) process.stdout.write(JSON.stringify(done.length === 1 ? done[0] : done, null, 2) + "\n");
+  else {
+    for (const st of done) {
+      const src = group !== undefined ? `group:${group}` : "user";
+      const e = st.ledger.find((x) => x.source === src);
+      process.stdout.write(`${group !== undefined ? `group ${group}` : "global"} demotion (pid ${st.pid}): ${e ? e.value : 0}\n`);
+      for (const v of st.vhids) process.stdout.write(`  vhid ${v.vhid} on ${v.interface}: ${v.why ?? v.state}\n`);
+    }
+  }
   return 0;
 }

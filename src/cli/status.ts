@@ -45,6 +45,8 @@ function ago(ms: number): string {
 export function formatVhid(v: VhidReport): string {
   const lines = [
     `vhid ${v.vhid} on ${v.interface}: ${v.state} (${v.reason})${v.since ? ` since ${new Date(v.since).toISOString()}` : ""}`,
+    ...(v.why ? [`  why: ${v.why}`] : []),
+    ...(v.groups?.length ? [`  groups ${v.groups.join(" ")}`] : []),
     `  advbase ${v.advbase} advskew ${v.advskew} effective skew ${v.effectiveAdvskew} demotion ${v.demotion.total} (global ${v.demotion.global}, vhid ${v.demotion.vhid}) preempt ${v.preempt ? "on" : "off"} ${v.semantics}${v.linkUp ? "" : " LINK DOWN"}`,
     `  addresses ${v.addresses.join(" ")}${v.manageVip ? "" : " (managed by scripts)"}${v.vipError ? ` CANNOT ADD: ${v.vipError}` : ""}`,
     `  last master ${v.lastMaster ? `${v.lastMaster.address} advbase ${v.lastMaster.advbase} advskew ${v.lastMaster.advskew}${v.lastMaster.bowOut ? " (bow-out)" : ""}, ${ago(v.lastMaster.agoMs)}` : "none seen"}`,
@@ -57,7 +59,13 @@ export function formatStatus(s: NodeStatus): string {
   const parts = s.vhids.map(formatVhid);
   const pids = (s as NodeStatus & { pids?: number[] }).pids ?? [s.pid];
   parts.push(`carpstats (pid ${pids.join(", ")}, global demotion ${s.globalDemotion}): ${Object.entries(s.carpstats).map(([k, n]) => `${k} ${n}`).join(", ")}`);
-  for (const e of s.ledger ?? []) parts.push(`  demotion ${e.value > 0 ? "+" : ""}${e.value} ${e.source}: ${e.reason}`);
+  for (const e of s.ledger ?? []) parts.push(`  demotion ${e.value > 0 ? "+" : ""}${e.value} ${e.source}${e.group !== undefined ? ` (group ${e.group})` : ""} since ${new Date(e.since).toISOString()}: ${e.reason}`);
+  for (const c of s.checks ?? []) {
+    const state = c.up === null ? "PENDING" : c.up ? "UP" : "DOWN";
+    const since = c.since ? ` since ${new Date(c.since).toISOString()}` : "";
+    const scope = c.scope === "global" ? "every vhid" : c.scope.join(" ");
+    parts.push(`check ${c.name} (${c.kind}, weight ${c.weight}, fall ${c.fall} rise ${c.rise}, for ${scope}): ${state}${since}${c.demotion ? `, demoting ${c.demotion}` : ""}; last: ${c.detail}${c.durationMs !== null ? ` (${c.durationMs} ms)` : ""}`);
+  }
   return parts.join("\n") + "\n";
 }
 
@@ -93,6 +101,7 @@ export async function collectStatus(control: string | undefined): Promise<{ stat
     startedAt: Math.min(...answers.map((a) => a.status.startedAt)),
     globalDemotion: Math.max(...answers.map((a) => a.status.globalDemotion)),
     ledger: answers.flatMap((a) => a.status.ledger ?? []),
+    checks: answers.flatMap((a) => a.status.checks ?? []),
     carpstats,
     vhids: answers.flatMap((a) => a.status.vhids.map((v) => ({ ...v, control: a.path }))),
   };

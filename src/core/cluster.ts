@@ -15,14 +15,15 @@ export interface DemotionEntry {
   reason: string;
   since: number;
   ref?: VhidRef; // the vhid a fault entry comes from
+  group?: string; // applies only to vhids in this demotion group (OpenBSD carpdemote); none = every vhid
 }
 
 /** Why a vhid advertises the skew it does: the global entries plus its own demotion. */
 export interface DemotionView {
   total: number;
-  global: number;
+  global: number; // the ledger entries that apply to this vhid (unscoped plus its groups)
   vhid: number;
-  entries: DemotionEntry[]; // global ledger entries, then the vhid's own ("vhid") when non-zero
+  entries: DemotionEntry[]; // those ledger entries, then the vhid's own ("vhid") when non-zero
 }
 
 export interface ClusterStatus {
@@ -73,18 +74,32 @@ export class Cluster {
   private seq = 0;
   private badvhid = 0;
 
-  /** The current global demotion: the sum of the ledger (may be negative; each vhid clamps). */
+  /** The current global demotion: the sum of the unscoped ledger entries (may be negative; each vhid clamps). */
   get globalDemotion(): number {
     let sum = 0;
-    for (const e of this.ledger.values()) sum += e.value;
+    for (const e of this.ledger.values()) if (e.group === undefined) sum += e.value;
     return sum;
+  }
+
+  /** The ledger's demotion for a vhid in `groups`: unscoped entries plus those of its groups. */
+  demotionFor(groups: readonly string[]): number {
+    let sum = 0;
+    for (const e of this.ledger.values()) if (e.group === undefined || groups.includes(e.group)) sum += e.value;
+    return sum;
+  }
+
+  /** How many vhids are in demotion group `name`. */
+  groupSize(name: string): number {
+    let n = 0;
+    for (const e of this.entries.values()) if (e.state.params.groups.includes(name)) n++;
+    return n;
   }
 
   /** Adds a vhid in INIT on `ifname` ("" when there is only one). Start it with a "start" command. */
   add(ifname: string, params: VhidParams, init: Omit<VhidInit, "globalDemotion">): Result<VhidState> {
     const ref = { ifname, vhid: params?.vhid };
     if (this.entries.has(keyOf(ref))) return { ok: false, errors: [`vhid ${params.vhid}${ifname ? ` on ${ifname}` : ""} already exists`] };
-    const r = createVhid(params, { ...init, globalDemotion: this.globalDemotion });
+    const r = createVhid(params, { ...init, globalDemotion: this.demotionFor(Array.isArray(params?.groups) ? params.groups : []) });
     if (r.ok) {
       this.entries.set(keyOf(ref), { ref: { ifname, vhid: r.value.params.vhid }, state: r.value });
       this.sorted = null;
@@ -137,11 +152,18 @@ export class Cluster {
         return err;
       }
       case "demotion": {
-        const cur = this.ledger.get(input.source)?.value ?? 0;
+        const prev = this.ledger.get(input.source);
+        const cur = prev?.value ?? 0;
         const v = input.value !== undefined ? input.value - cur : input.delta;
         if (!Number.isInteger(v)) return "demotion must be an integer";
-        if (v === 0) return undefined;
-        this.adjustLedger(input.source, v!, input.reason ?? "user requested", now);
+        if (input.group !== undefined && (typeof input.group !== "string" || input.group === "")) return "group must be a name";
+        if (prev && cur !== 0 && prev.group !== input.group) return `demotion source ${input.source} belongs to ${prev.group ? `group ${prev.group}` : "every vhid"}`;
+        if (v === 0) {
+          // Same value, new reason (a check's last output line): keep `since`.
+          if (prev && input.reason !== undefined) prev.reason = input.reason;
+          return undefined;
+        }
+        this.adjustLedger(input.source, v!, input.reason ?? "user requested", now, undefined, input.group);
         this.broadcastDemotion(now);
         return undefined;
       }
@@ -223,9 +245,10 @@ export class Cluster {
   demotionOf(ref: VhidRef | number): DemotionView | undefined {
     const e = this.entries.get(keyOf(toRef(ref)));
     if (!e) return undefined;
-    const global = this.globalDemotion;
+    const groups = e.state.params.groups;
+    const global = this.demotionFor(groups);
     const own = e.state.params.demote;
-    const entries = [...this.ledger.values()].map((x) => ({ ...x }));
+    const entries = [...this.ledger.values()].filter((x) => x.group === undefined || groups.includes(x.group)).map((x) => ({ ...x }));
     if (own !== 0) entries.push({ source: "vhid", value: own, reason: "configured or set for this vhid", since: 0, ref: e.ref });
     return { total: global + own, global, vhid: own, entries };
   }
@@ -310,18 +333,18 @@ export class Cluster {
     this.broadcastDemotion(now);
   }
 
-  private adjustLedger(source: string, delta: number, reason: string, now: number, ref?: VhidRef): void {
+  private adjustLedger(source: string, delta: number, reason: string, now: number, ref?: VhidRef, group?: string): void {
     const e = this.ledger.get(source);
     const value = (e?.value ?? 0) + delta;
     if (value === 0) this.ledger.delete(source);
-    else this.ledger.set(source, { source, value, reason, since: e?.since ?? now, ...(ref ? { ref } : {}) });
-    this.events.push({ kind: "demotion", source, delta, value: this.globalDemotion, reason });
+    else this.ledger.set(source, { source, value, reason, since: e?.since ?? now, ...(ref ? { ref } : {}), ...(group !== undefined ? { group } : {}) });
+    this.events.push({ kind: "demotion", source, delta, value: this.globalDemotion, reason, ...(group !== undefined ? { group } : {}) });
   }
 
-  /** Every vhid learns the new global value; a MASTER advertises at once when it changed. */
+  /** Every vhid learns its new ledger value (unscoped + its groups); a MASTER advertises at once when it changed. */
   private broadcastDemotion(now: number): void {
-    const value = this.globalDemotion;
     for (const e of this.list()) {
+      const value = this.demotionFor(e.state.params.groups);
       if (e.state.globalDemotion === value) continue;
       const r = step(e.state, { kind: "globalDemotion", value }, now);
       e.state = r.state;

@@ -15,6 +15,10 @@ export function explain(st: VhidStatus, now?: number): string {
     parts.push(`We advertise advbase ${st.advbase} advskew ${st.effectiveAdvskew} (configured ${st.advskew}, demotion ${d.total}: global ${d.global}, vhid ${d.vhid}).`);
   } else parts.push(`We advertise ${adv}.`);
   parts.push(`Preempt is ${st.preempt ? "on" : "off"}; ${st.semantics} rules.`);
+  if (st.bootHold) parts.push("startBackup: no preemption until this node has been MASTER once.");
+  if (st.preemptHoldUntil !== null && (now === undefined || now < st.preemptHoldUntil)) {
+    parts.push(now === undefined ? `preemptDelay: no preemption before ${st.preemptHoldUntil} ms.` : `preemptDelay: no preemption for ${((st.preemptHoldUntil - now) / 1000).toFixed(1)} s more.`);
+  }
   if (!st.linkUp) parts.push("The interface is down.");
   const m = st.lastMaster;
   if (m) {
@@ -22,4 +26,35 @@ export function explain(st: VhidStatus, now?: number): string {
     parts.push(`Last advertisement from another node: ${m.address} (${what})${at(m.at, now)}.`);
   } else parts.push("No advertisement from another node has been received.");
   return parts.join(" ");
+}
+
+/** A demotion cause as whyLine needs it (the ledger entries that apply to the vhid). */
+export interface WhyEntry {
+  source: string;
+  value: number;
+  reason: string;
+}
+
+/**
+ * "Why am I BACKUP (or MASTER)" in one line: the state, the skew we advertise against the master's, and
+ * every demotion cause with its reason (a check's last output line), biggest first.
+ */
+export function whyLine(st: VhidStatus, entries: WhyEntry[], now?: number): string {
+  const causes = entries
+    .filter((e) => e.value !== 0)
+    .sort((a, b) => Math.abs(b.value) - Math.abs(a.value))
+    .map((e) => `${e.source} ${e.value > 0 ? "+" : ""}${e.value} (${e.reason})`);
+  if (st.demotion.vhid !== 0 && !entries.some((e) => e.source === "vhid")) causes.push(`vhid ${st.demotion.vhid > 0 ? "+" : ""}${st.demotion.vhid}`);
+  const skew = st.semantics === "openbsd" ? `demote ${st.demoteByte}` : `advskew ${st.effectiveAdvskew}${st.effectiveAdvskew !== st.advskew ? ` (configured ${st.advskew})` : ""}`;
+  const demoted = causes.length ? `; demoted by ${causes.join(", ")}` : "";
+  const m = st.lastMaster;
+  let peer = "";
+  if (st.state === "BACKUP" && m && !m.bowOut) peer = `; master ${m.address} advertises ${st.semantics === "openbsd" ? `demote ${m.demote}` : `advskew ${m.advskew}`}`;
+  let hold = "";
+  if (st.state === "BACKUP" && st.bootHold) hold = "; startBackup holds preemption";
+  else if (st.state === "BACKUP" && st.preemptHoldUntil !== null && (now === undefined || now < st.preemptHoldUntil)) {
+    hold = now === undefined ? "; preemptDelay holds preemption" : `; preemptDelay holds preemption ${((st.preemptHoldUntil - now) / 1000).toFixed(1)} s more`;
+  }
+  if (!st.linkUp) return `${st.state}: interface down${demoted}`;
+  return `${st.state} (${st.reason}): we advertise ${skew}${demoted}${peer}${hold}${st.state === "BACKUP" && !st.preempt && !hold ? "; preempt off" : ""}`;
 }

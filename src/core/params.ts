@@ -51,6 +51,9 @@ export function resolveParams(p: VhidParams): Result<ResolvedParams> {
     senderrDemotion: p.senderrDemotion ?? (openbsd ? 1 : 240),
     secondAnnounce: p.secondAnnounce ?? true,
     tieBreakOrder: p.tieBreakOrder ?? "little",
+    groups: p.groups ?? [],
+    preemptDelayMs: p.preemptDelayMs ?? 0,
+    startBackup: p.startBackup ?? false,
     antiReplay: p.antiReplay ?? false,
   };
   checkRange(errors, "vhid", r.vhid, 1, 255);
@@ -77,6 +80,9 @@ export function resolveParams(p: VhidParams): Result<ResolvedParams> {
   }
   checkRange(errors, "ifdownDemotion", r.ifdownDemotion, 0, 65535);
   checkRange(errors, "senderrDemotion", r.senderrDemotion, 0, 65535);
+  if (!Array.isArray(r.groups) || r.groups.some((g) => typeof g !== "string" || g === "")) errors.push("groups must be a list of names");
+  if (typeof r.preemptDelayMs !== "number" || !(r.preemptDelayMs >= 0) || !Number.isFinite(r.preemptDelayMs)) errors.push(`preemptDelayMs must be a number >= 0, got ${String(r.preemptDelayMs)}`);
+  if (typeof r.startBackup !== "boolean") errors.push("startBackup must be true or false");
   if (r.tieBreakOrder !== "little" && r.tieBreakOrder !== "big") errors.push('tieBreakOrder must be "little" or "big"');
   if (typeof r.antiReplay !== "boolean") errors.push("antiReplay must be true or false");
   else if (r.antiReplay && semantics !== "freebsd") {

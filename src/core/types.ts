@@ -27,6 +27,9 @@ export interface VhidParams {
   // Accept an advert only when its counter is above the highest this vhid sent or accepted (freebsd
   // semantics only: FreeBSD copies the counter of every valid advert and sends counter + 1). Default false.
   antiReplay?: boolean;
+  groups?: string[]; // demotion groups (OpenBSD carpdemote): ledger entries of these groups also apply; default []
+  preemptDelayMs?: number; // after start or after our demotion drops, do not preempt for this long; default 0
+  startBackup?: boolean; // after start, never preempt a live master until we have been MASTER once; default false
 }
 
 /** VhidParams with every default filled in and validated. */
@@ -146,6 +149,8 @@ export interface VhidState {
   readonly bowOutFrom: string | null; // last advert heard in BACKUP was a bow-out from here
   readonly lastMaster: LastMaster | null;
   readonly stats: Readonly<VhidStats>;
+  readonly preemptHoldUntil: number | null; // preemptDelay: no preemption before this time
+  readonly bootHold: boolean; // startBackup: no preemption until MASTER once
 }
 
 export interface StepResult {
@@ -175,6 +180,9 @@ export interface VhidStatus {
   timers: Partial<Record<TimerName, number>>;
   lastMaster: LastMaster | null;
   stats: VhidStats;
+  preemptHoldUntil: number | null;
+  bootHold: boolean;
+  groups: string[];
 }
 
 /** One vhid of a process: vhid numbers are per interface. `ifname` may be "" in single-interface uses. */
@@ -204,7 +212,7 @@ export type Effect =
 /** Something that happened: hooks, devd, logs and metrics hang off these. */
 export type Event =
   | { kind: "transition"; ref: VhidRef; from: CarpState; to: CarpState; reason: string; neutral: boolean }
-  | { kind: "demotion"; source: string; delta: number; value: number; reason: string } // global value after
+  | { kind: "demotion"; source: string; delta: number; value: number; reason: string; group?: string } // global value after
   | { kind: "log"; ref?: VhidRef; level: "info" | "warn" | "debug"; message: string };
 
 /** Inputs of the process-wide Cluster (see cluster.ts). */
@@ -215,6 +223,7 @@ export type ClusterInput =
   | { kind: "vipResult"; ref: VhidRef; op: "add" | "remove"; ok: boolean; error?: string }
   | { kind: "command"; ref: VhidRef; command: Command }
   // A named global demotion source: `value` sets it, `delta` adds to it (writes to the sysctl add).
-  | { kind: "demotion"; source: string; value?: number; delta?: number; reason?: string };
+  // `group`: the entry applies only to vhids in that demotion group (OpenBSD carpdemote), else to all.
+  | { kind: "demotion"; source: string; value?: number; delta?: number; reason?: string; group?: string };
 
 export type Result<T> = { ok: true; value: T } | { ok: false; errors: string[] };

@@ -89,6 +89,8 @@ export function createVhid(params: VhidParams, init: VhidInit): Result<VhidState
       bowOutFrom: null,
       lastMaster: null,
       stats: zeroStats(),
+      preemptHoldUntil: null,
+      bootHold: false,
     },
   };
 }
@@ -262,6 +264,7 @@ class Step {
     this.setState("MASTER", reason);
     this.stats.preempt++;
     s.bowOutFrom = null;
+    s.bootHold = false;
     const vips: Action = { kind: "vips", op: "add" };
     const announce: Action = { kind: "announce", why: "takeover", families: families(s) };
     s.delayedAnnounce = -1;
@@ -321,6 +324,8 @@ export function step(prev: VhidState, input: Input, now: number): StepResult {
     case "globalDemotion":
       if (!Number.isInteger(input.value)) return { state: prev, actions: [], error: "global demotion must be an integer" };
       if (input.value !== prev.globalDemotion) {
+        // Less demoted (a check recovered): wait preemptDelay before taking the VIP back.
+        if (input.value < prev.globalDemotion) holdPreemption(st);
         st.s.globalDemotion = input.value;
         advertiseNowIfMaster(st);
       }
@@ -339,6 +344,19 @@ function advertiseNowIfMaster(st: Step): void {
   if (st.s.state !== "MASTER") return;
   st.sendAdverts();
   st.arm("advertise", advertIntervalFor(st.s));
+}
+
+/** preemptDelay: no preemption (or OpenBSD demote takeover) for that long from now. */
+function holdPreemption(st: Step): void {
+  const ms = st.s.params.preemptDelayMs;
+  if (ms > 0) st.s.preemptHoldUntil = st.now + ms;
+}
+
+/** Why a preemptive takeover must wait now (preemptDelay, startBackup), or null. */
+function preemptionHeld(s: VhidState, now: number): string | null {
+  if (s.bootHold) return "startBackup: not preempting a live master before our first time as MASTER";
+  if (s.preemptHoldUntil !== null && now < s.preemptHoldUntil) return `preemptDelay: not preempting for ${((s.preemptHoldUntil - now) / 1000).toFixed(1)} s more`;
+  return null;
 }
 
 function onAdvert(st: Step, pkt: ReceivedAdvert): void {
@@ -399,7 +417,14 @@ function onAdvert(st: Step, pkt: ReceivedAdvert): void {
     return;
   }
   if (s.state !== "BACKUP") return; // INIT ignores adverts
-  const d = decideAsBackup(p.semantics, ourSide(s), theirs);
+  let d = decideAsBackup(p.semantics, ourSide(s), theirs);
+  if (d.kind === "takeover" && !bowOut && (d.why === "preempt" || d.why === "moreDemoted")) {
+    const held = preemptionHeld(s, st.now);
+    if (held) {
+      st.log("debug", `vhid ${p.vhid}: ${held} (${peer})`);
+      d = { kind: "restart" };
+    }
+  }
   if (d.kind === "restart") {
     s.bowOutFrom = bowOut ? pkt.from : null;
     st.armMasterDown(pkt.family);
@@ -516,6 +541,10 @@ function onCommand(st: Step, c: Command): string | undefined {
   const p = s.params;
   switch (c?.op) {
     case "start":
+      if (!s.running) {
+        holdPreemption(st);
+        s.bootHold = p.startBackup;
+      }
       s.running = true;
       if (s.state === "INIT") st.setrun("initialization complete");
       return;
@@ -640,5 +669,8 @@ export function status(s: VhidState): VhidStatus {
     timers: { ...s.timers },
     lastMaster: s.lastMaster ? { ...s.lastMaster } : null,
     stats: { ...s.stats },
+    preemptHoldUntil: s.preemptHoldUntil,
+    bootHold: s.bootHold,
+    groups: [...s.params.groups],
   };
 }

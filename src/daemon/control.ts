@@ -3,6 +3,7 @@
 //   {"op":"status"}                                  -> {"ok":true,"status":NodeStatus}
 //   {"op":"set","vhid":1,"advskew":30}               -> {"ok":true,"vhid":VhidReport}
 //   {"op":"metrics"}                                 -> {"ok":true,"metrics":MetricsInput}
+//   {"op":"demote","delta":N[,"group":"NAME"]}       -> {"ok":true,"status":NodeStatus} (global or group demotion)
 //   {"op":"events","since":N}  (since optional)      -> {"ok":true,"seq":LAST,"oldest":OLDEST}, then one
 //        CarpEvent per line (buffered ones after N first) until the client closes; a client that leaves
 //        more than maxPendingOutputBytes unread gets {"type":"overflow",...} and is disconnected
@@ -13,7 +14,7 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import { dirname, join } from "node:path";
 import { CarpNodeError, type CarpNode, type SetRequest } from "./node.js";
 
-export type ControlRequest = { op: "status" } | { op: "metrics" } | ({ op: "set" } & SetRequest) | { op: "events"; since?: number };
+export type ControlRequest = { op: "status" } | { op: "metrics" } | ({ op: "set" } & SetRequest) | { op: "events"; since?: number } | { op: "demote"; delta: number; group?: string };
 export type ControlResponse = { ok: true; [k: string]: unknown } | { ok: false; error: string; kind?: "usage" | "runtime" };
 
 const replacer = (_k: string, v: unknown) => (typeof v === "bigint" ? v.toString() : v);
@@ -72,6 +73,13 @@ function handle(node: CarpNode, line: string): ControlResponse {
       const set = checkSet(r);
       if (typeof set === "string") return { ok: false, error: set, kind: "usage" };
       return { ok: true, vhid: node.set(set) };
+    }
+    if (r.op === "demote") {
+      const extra = Object.keys(r).find((k) => k !== "op" && k !== "delta" && k !== "group");
+      if (extra !== undefined) return { ok: false, error: `unknown key ${JSON.stringify(extra)} in demote request`, kind: "usage" };
+      if (typeof r.delta !== "number" || !Number.isInteger(r.delta)) return { ok: false, error: "--demote: must be an integer", kind: "usage" };
+      if (r.group !== undefined && (typeof r.group !== "string" || r.group === "")) return { ok: false, error: "--group: must be a group name", kind: "usage" };
+      return { ok: true, status: node.demote({ delta: r.delta, ...(r.group !== undefined ? { group: r.group as string } : {}) }) };
     }
     return { ok: false, error: `unknown op ${JSON.stringify(r.op)}`, kind: "usage" };
   } catch (e) {

@@ -691,7 +691,7 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
   // ---- status -------------------------------------------------------------------------------
 
   private report(rt: VhidRt): VhidReport {
-    return vhidReport(findStatus(this.core.status(), rt)!, rt, this.now());
+    return vhidReport(findStatus(this.core.status(), rt)!, rt, this.now(), this.core.demotionOf(rt.ref)?.entries);
   }
 
   status(): NodeStatus {
@@ -701,7 +701,7 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     for (const ifr of this.ifs.values()) {
       for (const rt of ifr.vhids.values()) {
         const s = findStatus(cs, rt);
-        if (s) vhids.push(vhidReport(s, rt, now));
+        if (s) vhids.push(vhidReport(s, rt, now, this.core.demotionOf(rt.ref)?.entries));
       }
     }
     // The ledger's sum, negative values included (a negative global demotion is a preference).

@@ -2,11 +2,14 @@
 import type { ClusterStatus, DemotionEntry, VhidStatus } from "../core/index.js";
 import type { VhidRt } from "./interfaces.js";
 import { epochMs } from "./log.js";
+import { whyLine } from "../core/explain.js";
 import type { LedgerEntry, VhidReport } from "./types.js";
 
-/** One vhid's report; `now` is the monotonic clock the core's times are in. */
-export function vhidReport(s: VhidStatus, rt: VhidRt, now: number): VhidReport {
+/** One vhid's report; `now` is the monotonic clock the core's times are in; `ledger`: the entries that apply to it. */
+export function vhidReport(s: VhidStatus, rt: VhidRt, now: number, ledger?: DemotionEntry[]): VhidReport {
   return {
+    groups: [...s.groups],
+    why: whyLine(s, ledger ?? [], now),
     interface: rt.ref.ifname,
     vhid: s.vhid,
     state: s.state,
@@ -36,6 +39,7 @@ export function ledgerReport(entries: DemotionEntry[]): LedgerEntry[] {
     reason: e.reason,
     since: epochMs(e.since),
     ...(e.ref ? { interface: e.ref.ifname, vhid: e.ref.vhid } : {}),
+    ...(e.group !== undefined ? { group: e.group } : {}),
   }));
 }
 

@@ -1,6 +1,7 @@
 // The daemon's public data: what status/set return, events, options and its error class.
 import type { CarpState, VhidStatus } from "../core/index.js";
 import type { IpFamily } from "../protocol/types.js";
+import type { CheckReport } from "./checks.js";
 
 /** carpstats, as `netstat -s -p carp` shows them (daemon-wide). */
 export interface CarpStats {
@@ -38,6 +39,10 @@ export interface VhidReport {
   counters: VhidStatus["stats"] & { badttl: number; badauth: number; badver: number; badsum: number };
   /** The last VIP add that failed (the vhid is demoted for it until an add succeeds), or null. */
   vipError: string | null;
+  /** Demotion groups (user `group:` plus "check:NAME" for checks tracked by this vhid). */
+  groups?: string[];
+  /** One line: why this vhid is in its state (which demotion, which peer). */
+  why?: string;
 }
 
 /** One entry of the process's demotion ledger (`carp status --json`: "why is this node BACKUP"). */
@@ -49,6 +54,8 @@ export interface LedgerEntry {
   since: number;
   interface?: string;
   vhid?: number;
+  /** Demotion group the entry applies to (none: every vhid). */
+  group?: string;
 }
 
 export interface NodeStatus {
@@ -59,6 +66,8 @@ export interface NodeStatus {
   ledger: LedgerEntry[];
   carpstats: CarpStats;
   vhids: VhidReport[];
+  /** Health checks and their last results (absent from daemons without checks). */
+  checks?: CheckReport[];
 }
 
 export interface SetRequest {
