@@ -22,7 +22,37 @@ export interface EffectHost {
 const name = (ifr: IfRt, rt: VhidRt) => `vhid ${rt.cfg.vhid}@${ifr.name}`;
 
 export class EffectExecutor {
+  /** garpRefresh timers of MASTER vhids. */
+  private readonly refresh = new Map<VhidRt, NodeJS.Timeout>();
+
   constructor(private readonly host: EffectHost) {}
+
+  /**
+   * After a takeover's GARP/NA: garpRepeat - 1 more rounds, 1 s apart (keepalived garp_master_repeat with
+   * garp_master_delay), and every garpRefresh ms while MASTER (keepalived garp_master_refresh). Each round
+   * runs only while the vhid is still MASTER; the refresh timer ends itself after a step-down.
+   */
+  private afterTakeover(ifr: IfRt, rt: VhidRt, fams: IpFamily[]): void {
+    const again = (why: string) => {
+      if (this.host.state(rt) !== "MASTER") return false;
+      const ann = (rt as VhidRt & { vmac?: { announcer: IfRt["announcer"] } }).vmac?.announcer ?? ifr.announcer;
+      for (const err of ann.announce(rt.cfg.addresses, fams)) this.host.log.warn(err);
+      this.host.log.debug(`${name(ifr, rt)}: announced (${why})`);
+      return true;
+    };
+    for (let i = 1; i < (rt.cfg.garpRepeat ?? 1); i++) setTimeout(() => again(`repeat ${i + 1}`), i * 1000).unref();
+    const every = rt.cfg.garpRefreshMs ?? 0;
+    if (every > 0 && !this.refresh.has(rt)) {
+      const t = setInterval(() => {
+        if (!again("refresh")) {
+          clearInterval(t);
+          this.refresh.delete(rt);
+        }
+      }, every);
+      t.unref();
+      this.refresh.set(rt, t);
+    }
+  }
 
   /** Queues `job` on the vhid's chain (after everything queued before it). */
   after(rt: VhidRt, job: () => unknown): Promise<unknown> {
@@ -45,6 +75,7 @@ export class EffectExecutor {
       const fams: IpFamily[] = rt.cfg.semantics === "ucarp" ? [4, 6] : e.families;
       for (const err of (rt.vmac?.announcer ?? ifr.announcer).announce(rt.cfg.addresses, fams)) this.host.log.warn(err);
       this.host.log.debug(`${name(ifr, rt)}: announced (${e.why})`);
+      if (e.why === "takeover") this.afterTakeover(ifr, rt, fams);
     });
   }
 
