@@ -26,6 +26,8 @@ import { buildAuth, closeInterface, ensureSockets, newVhidRt, ownAddresses, vhid
 import { Announcer, interfaceInfo } from "./l2.js";
 import { Logger, epochMs, type LogEntry } from "./log.js";
 import { receivePackets } from "./receive.js";
+import { ReplayStore } from "./replay.js";
+import { removeVipsNow } from "./abort.js";
 import { CheckRunner } from "./checks.js";
 import { planReload, vhidKey } from "./reload.js";
 import { findStatus, ledgerReport, statusLine, vhidReport } from "./report.js";
@@ -44,7 +46,7 @@ const ADVERT_STEP_MS = 0.02;
 
 const zeroStats = (): CarpStats => ({
   ipackets: 0, ipackets6: 0, badlen: 0, badsum: 0, badver: 0, badttl: 0, badvhid: 0, badauth: 0,
-  opackets: 0, opackets6: 0, senderr: 0, ownloops: 0,
+  opackets: 0, opackets6: 0, senderr: 0, ownloops: 0, badreplay: 0, vrrp: 0,
 });
 
 const randomCounter = (): bigint => randomBytes(8).readBigUInt64BE(0);
@@ -73,6 +75,12 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
   private startedAt = 0;
   private readonly now: () => number;
   private syslog: SyslogWriter | null = null;
+  /** antiReplay counters across restarts (null when no vhid uses antiReplay). */
+  private replay: ReplayStore | null = null;
+  private replayError: string | null = null;
+  /** VRRP routers already reported, "<ifname> <source> <vrid>". */
+  private readonly vrrpSeen = new Set<string>();
+  private aborted = false;
   private checks: CheckRunner | null = null;
   /** Virtual MAC mode: the kernel link state last seen per macvlan ifindex, and the subscription. */
   private readonly vmacUp = new Map<number, boolean>();
@@ -171,7 +179,11 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
         if (err) this.log.warn(`${source}: ${err}`);
         this.pump();
       },
-      log: (level, msg, fields) => this.log.log(level, msg, fields),
+      log: (level, msg, fields) => {
+        this.log.log(level, msg, fields);
+        // An up/down change of a check (the runner logs it with `up`) goes to `carp events` too.
+        if (fields.event === "check" && typeof fields.up === "boolean") this.events.publish({ type: "check", check: String(fields.check), up: fields.up, detail: msg });
+      },
     }, {
       // Keep script spawns (a fork on the main thread) out of the 15 ms before an advert is due.
       gate: () => {
@@ -251,7 +263,12 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
 
   private startVhid(ifr: IfRt, rt: VhidRt, now: number): void {
     const v = rt.cfg;
-    const r = this.core.add(ifr.name, vhidParams(v, ifr.own), { counter: randomCounter(), linkUp: ifr.link.status.up || v.ignoreIfState });
+    // antiReplay: the counters kept by the last run (see replay.ts); a first start begins below 2^48 so the
+    // counter never runs into 2^64.
+    if (v.antiReplay) this.replay ??= new ReplayStore(this.opts.replayStateFile ?? `${this.config.control}.replay.json`);
+    const floors = v.antiReplay ? this.replay!.floors(replayKey(rt.ref)) : undefined;
+    const counter = v.antiReplay ? randomCounter() >> 16n : randomCounter();
+    const r = this.core.add(ifr.name, vhidParams(v, ifr.own), { counter, linkUp: ifr.link.status.up || v.ignoreIfState, ...(floors ? { replay: floors } : {}) });
     if (!r.ok) throw new CarpNodeError(`--vhid ${v.vhid}: ${r.errors.join("; ")}`, "usage");
     this.log.info(`vhid ${v.vhid}@${ifr.name}: starting (advbase ${v.advbase} advskew ${v.advskew}${v.preempt ? " preempt" : ""}, ${v.semantics}, ${v.addresses.map((a) => `${a.address}/${a.prefix}`).join(" ")})`, { event: "start", interface: ifr.name, vhid: v.vhid });
     this.core.command(rt.ref, { op: "start" }, now);
@@ -364,10 +381,79 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     const now = this.now();
     receivePackets(ifr, batch, {
       stats: this.carpstats,
-      advert: (ifname, pkt) => this.core.handleInput({ kind: "advert", ifname, ...pkt }, now),
+      advert: (ifname, pkt) => {
+        const ref = { ifname, vhid: pkt.header.vhid };
+        const before = this.core.get(ref)?.stats.badreplay ?? 0;
+        this.core.handleInput({ kind: "advert", ifname, ...pkt }, now);
+        this.carpstats.badreplay += (this.core.get(ref)?.stats.badreplay ?? 0) - before;
+      },
+      vrrp: (ifname, from, vrid, version, configured) => this.onVrrp(ifname, from, vrid, version, configured),
       drop: (ifname, reason, vhid, detail) => this.log.debug(`${ifname}: dropped advertisement (${reason}): ${detail}`, { event: "drop", interface: ifname, reason, vhid }),
     });
     this.pump();
+  }
+
+  /** A VRRP router on protocol 112: counted (carpstats vrrp); one log line per source and vrid we also use. */
+  private onVrrp(ifname: string, from: string, vrid: number, version: 2 | 3, configured: boolean): void {
+    const key = `${ifname} ${from} ${vrid}`;
+    if (!configured) {
+      this.log.debug(`${ifname}: VRRPv${version} advert from ${from} (vrid ${vrid}) ignored`, { event: "vrrp", interface: ifname, from, vrid });
+      return;
+    }
+    if (this.vrrpSeen.has(key)) return;
+    this.vrrpSeen.add(key);
+    this.log.warn(`VRRP router ${from} uses vrid ${vrid} on this link (${ifname}, VRRPv${version}); vhid ${vrid} ignores its adverts`, { event: "vrrp", interface: ifname, from, vrid, version });
+  }
+
+  /** antiReplay: records counters that passed the kept ceiling (a write per REPLAY_RESERVE adverts). */
+  private keepReplay(): void {
+    const store = this.replay!;
+    for (const ifr of this.ifs.values()) {
+      for (const rt of ifr.vhids.values()) {
+        if (!rt.cfg.antiReplay) continue;
+        const s = this.core.get(rt.ref);
+        if (!s) continue;
+        const warned = s.replay.warned;
+        store.update(replayKey(rt.ref), s.replay.high, warned.length ? `vhid ${rt.ref.vhid}@${rt.ref.ifname}: adverts from ${warned.join(", ")} did not carry rising counters` : null);
+      }
+    }
+    if (store.error !== this.replayError) {
+      this.replayError = store.error;
+      if (store.error) this.log.error(store.error);
+    }
+  }
+
+  /**
+   * The daemon is dying (uncaught exception, unhandled rejection, a start that failed half way): bow out
+   * of every MASTER vhid and delete the VIPs it manages, synchronously, so that no address stays on this
+   * host that nobody owns. The caller exits right after. Returns one line saying what was done, or null
+   * when `onlyIfMaster` and no vhid is MASTER (nothing to undo).
+   */
+  abort(why: string, onlyIfMaster = false): string | null {
+    if (this.aborted) return null;
+    if (onlyIfMaster && ![...this.ifs.values()].some((i) => [...i.vhids.values()].some((rt) => this.core.get(rt.ref)?.state === "MASTER"))) return null;
+    this.aborted = true;
+    this.stopping = true;
+    const now = this.now();
+    const drop: { ifname: string; vips: VhidRt["cfg"]["addresses"] }[] = [];
+    let bowOuts = 0;
+    for (const ifr of this.ifs.values()) {
+      for (const rt of ifr.vhids.values()) {
+        if (this.core.get(rt.ref)?.state !== "MASTER") continue;
+        if (rt.cfg.manageVip) drop.push({ ifname: ifr.name, vips: rt.cfg.addresses });
+        this.core.command(rt.ref, { op: "stop", graceful: true }, now);
+        for (let t = this.core.pollTransmit(); t; t = this.core.pollTransmit()) {
+          if (!t.bowOut) continue;
+          const pkt = encodeAdvert(rt, t, rt.pkt[t.family]);
+          if (sendAdvert(ifr, rt, t.family, pkt, this.carpstats).ok) bowOuts++;
+        }
+      }
+    }
+    const r = removeVipsNow(drop);
+    this.closeAll();
+    const line = `${why}; ${bowOuts} bow-out advert(s) sent, VIPs removed: ${r.removed.join(" ") || "none"}${r.errors.length ? `; could not remove: ${r.errors.join("; ")}` : ""}`;
+    this.log.error(line, { event: "abort", removed: r.removed, errors: r.errors });
+    return line;
   }
 
   /** The core's deadlines fell due (see timer.ts for the batched advert pass). */
@@ -433,6 +519,7 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
       for (const e of events) this.onEvent(e, stepTs);
       if (events.some((e) => e.kind !== "log")) this.checkFaults();
     }
+    if (this.replay) this.keepReplay();
     if (this.started && !this.stopping) this.timer.reschedule();
   }
 
@@ -564,7 +651,8 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
 
   /** What /metrics and `carp status --prometheus` render. */
   metricsSnapshot(): MetricsInput {
-    return { status: this.status(), transitions: this.events.transitionCounts() };
+    const checks = this.checks?.reports().filter((c) => c.up !== null).map((c) => ({ name: c.name, up: c.up === true }));
+    return { status: this.status(), transitions: this.events.transitionCounts(), ...(checks ? { checks } : {}) };
   }
 
   private onHookResult(r: HookResult): void {
@@ -714,4 +802,5 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
   }
 }
 
+const replayKey = (r: VhidRef) => `${r.ifname}/${r.vhid}`;
 const vhidKeyOf = (r: VhidRef) => `${r.vhid}@${r.ifname}`;
