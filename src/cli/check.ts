@@ -9,6 +9,9 @@ import { DEFAULTS, type Config, type VhidConfig } from "../daemon/config.js";
 import { CONTROL_DIR, defaultControlFor } from "../daemon/control.js";
 import { interfaceInfo } from "../daemon/l2.js";
 import { parseDevdConf } from "../host/devd.js";
+import { checkSysctls, describeCheck, vmacRules } from "../host/sysctl.js";
+import { vmacName } from "../host/vmac.js";
+import { virtualMac } from "../protocol/link.js";
 import { CarpAuth, isHmacError } from "../protocol/hmac.js";
 import { UsageError } from "./errors.js";
 
@@ -221,6 +224,25 @@ export async function runProblems(rc: RunConfig): Promise<string[]> {
   return out;
 }
 
+/** The sysctls virtual MAC mode needs for one vhid, read now. */
+function vmacSysctls(v: VhidConfig) {
+  return checkSysctls(vmacRules(v.interface, vmacName(v), v.addresses.some((a) => a.family === 6)));
+}
+
+/** Wrong sysctls of vmac vhids: warnings (the daemon warns too, and sets them with --fix-sysctls). */
+export function sysctlWarnings(cfg: Config): string[] {
+  if (cfg.fixSysctls) return [];
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const v of cfg.vhids.filter((x) => x.vmac)) {
+    for (const c of vmacSysctls(v)) if (!c.ok && !seen.has(c.key)) {
+      seen.add(c.key);
+      out.push(describeCheck(c));
+    }
+  }
+  return out;
+}
+
 /** What would run, one block per vhid. */
 export function describeRun(rc: RunConfig): string {
   const { cfg } = rc;
@@ -233,6 +255,10 @@ export function describeRun(rc: RunConfig): string {
       `  adverts to ${v.peer ?? v.mcast}${v.addresses.some((a) => a.family === 6) ? ` and ${v.peer6 ?? v.mcast6}` : ""}${v.nomcast ? " (layer-2 broadcast)" : ""}`,
       `  hooks ${hooks || "none"}${hooks ? ` (${v.hookMode}, timeout ${v.hookTimeoutMs} ms)` : ""}`,
     );
+    if (v.vmac) {
+      lines.push(`  virtual MAC ${virtualMac(v.vhid)} on ${vmacName(v)} (macvlan of ${v.interface}, up on MASTER only)`);
+      for (const c of vmacSysctls(v)) lines.push(`  sysctl ${c.key} = ${c.value ?? "?"}${c.inherited ? " (from default)" : ""}${c.ok ? "" : ` WRONG, set ${c.set}${cfg.fixSysctls ? " (--fix-sysctls will)" : ""}`}`);
+    }
   }
   lines.push(`control socket ${cfg.control}`);
   if (cfg.devdConf !== undefined) lines.push(`devd.conf ${cfg.devdConf}`);
@@ -253,7 +279,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`usage: carp check [carp run options]\n\n${UCARP_USAGE}`);
     return 0;
   }
-  for (const w of [...rc.warnings, ...rc.notices]) process.stderr.write(`carp check: warning: ${w}\n`);
+  for (const w of [...rc.warnings, ...rc.notices, ...sysctlWarnings(rc.cfg)]) process.stderr.write(`carp check: warning: ${w}\n`);
   const problems = await runProblems(rc);
   if (problems.length) {
     for (const p of problems) process.stderr.write(`carp check: ${p}\n`);

@@ -35,6 +35,8 @@ export interface SysctlCheck {
   set: string;
   why: string;
   ok: boolean;
+  /** The interface does not exist yet: `value` is the net.*.conf.default one it will inherit. */
+  inherited?: boolean;
 }
 
 interface Rule {
@@ -60,11 +62,23 @@ export function vmacRules(parent: string, carp: string, v6: boolean): Rule[] {
   return rules;
 }
 
+/**
+ * Reads every rule. A setting of an interface that does not exist yet (the macvlan before the daemon
+ * creates it) is read from net.ipv4/6.conf.default, which a new interface inherits; `inherited` says so.
+ */
 export function checkSysctls(rules: Rule[]): SysctlCheck[] {
   return rules.map((r) => {
-    const v = readSysctl(r.key);
+    let v = readSysctl(r.key);
+    let inherited = false;
+    if (!v.ok && v.code === "ENOENT") {
+      const d = r.key.replace(/^(net\.ipv[46]\.conf)\.[^.]+\./, "$1.default.");
+      if (d !== r.key) {
+        v = readSysctl(d);
+        inherited = v.ok;
+      }
+    }
     const value = v.ok ? v.value : null;
-    return { ...r, value, ok: value !== null && r.accept.includes(value) };
+    return { ...r, value, ok: value !== null && r.accept.includes(value), ...(inherited ? { inherited: true } : {}) };
   });
 }
 
@@ -85,5 +99,6 @@ export function fixSysctls(checks: SysctlCheck[]): string[] {
 
 /** "net.ipv4.conf.eth0.arp_ignore is 0, set 1 (why)" */
 export function describeCheck(c: SysctlCheck): string {
-  return `${c.key} is ${c.value ?? "unreadable"}, set ${c.set} (sysctl -w ${c.key}=${c.set}): ${c.why}`;
+  const is = c.inherited ? `will be ${c.value} (from default)` : `is ${c.value ?? "unreadable"}`;
+  return `${c.key} ${is}, set ${c.set} (sysctl -w ${c.key}=${c.set}, or --fix-sysctls): ${c.why}`;
 }

@@ -141,4 +141,21 @@ describe("virtual MAC mode (--vmac)", () => {
     // b removed its carp0 on exit as well.
     expect(carp0(b)).toBeNull();
   }, 60_000);
+
+  test("carp check lists the sysctls vmac needs and warns about each wrong one with the value to set", () => {
+    const l = createLab({ hosts: 1, prefix: "vc" });
+    labs.push(l);
+    const [h] = l.hosts;
+    const args = ["check", "-i", "eth0", "-v", "9", "-p", "x", "-a", `${VIP4}/24`, "--vmac", "--control", join(tmp, "check.sock")];
+    const r = h.carpSync(args);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("virtual MAC 00:00:5e:00:01:09 on carp9 (macvlan of eth0, up on MASTER only)");
+    expect(r.stdout).toMatch(/sysctl net\.ipv4\.conf\.eth0\.arp_ignore = 0 WRONG, set 1/);
+    expect(r.stdout).toMatch(/sysctl net\.ipv4\.conf\.carp9\.arp_announce = 0 \(from default\) WRONG, set 2/);
+    // (stderr also carries "warning: net.ipv4.conf.eth0.arp_ignore is 0, set 1 (sysctl -w ...)"; tryExec keeps stderr only on failure)
+    h.exec("sysctl", ["-qw", "net.ipv4.conf.eth0.arp_ignore=1", "net.ipv4.conf.eth0.arp_announce=2", "net.ipv4.conf.default.arp_ignore=1", "net.ipv4.conf.default.arp_announce=2", "net.ipv4.conf.default.promote_secondaries=1"]);
+    const ok = h.carpSync(args);
+    expect(ok.stdout).not.toContain("WRONG");
+    expect(h.tryExec("ip", ["link", "show", "carp9"]).code).not.toBe(0); // check creates nothing
+  });
 });
