@@ -3,7 +3,12 @@
 // down otherwise (so the kernel itself reports LINK_UP/LINK_DOWN), and frames we inject (GARP, NA,
 // adverts) carry its MAC as Ethernet source. A macvlan left behind by a crash (same name, macvlan of the
 // same parent, same MAC) is adopted instead of duplicated; anything else of that name is an error.
-import { virtualMac } from "../protocol/link.js";
+import { randomInt } from "node:crypto";
+
+import { ipToBytes } from "../protocol/addr.js";
+import { buildIpv4, buildIpv6, IPPROTO_CARP } from "../protocol/ip.js";
+import { buildEthernet, multicastMac, virtualMac } from "../protocol/link.js";
+import { hostAddon } from "./native.js";
 import { Netlink } from "./netlink.js";
 
 export type VmacResult<T> = { ok: true; value: T } | { ok: false; code: string; error: string };
@@ -59,4 +64,65 @@ export class VirtualMacLink {
 /** The carp interface name of a vhid: its carpName, else carp<vhid>. */
 export function vmacName(v: { vhid: number; carpName?: string }): string {
   return v.carpName ?? `carp${v.vhid}`;
+}
+
+/**
+ * Adverts in virtual MAC mode: whole Ethernet frames (source 00:00:5e:00:01:vhid) sent through an
+ * AF_PACKET socket on the parent, so the IP header is the one the raw socket would send (source = the
+ * parent's own address, TTL/hop limit 255, DF) whatever state the macvlan is in (a bow-out still leaves
+ * after the link went down). Multicast goes to the group's MAC; a unicast peer to the MAC the neighbour
+ * table holds for it. Returns null when sent, "unresolved" when the peer's MAC is not known yet (the
+ * caller sends that one advert through the kernel, which resolves it), or an error message.
+ */
+export class VmacFrameSender {
+  private fd = -1;
+  private parentIndex = -1;
+  constructor(
+    readonly parent: string,
+    readonly mac: string,
+    private readonly netns?: string,
+  ) {}
+
+  private socket(): number {
+    if (this.fd >= 0) return this.fd;
+    const a = hostAddon();
+    if (!a.ok) throw new Error(a.error);
+    const l = Netlink.for(this.netns).link(this.parent);
+    if (!l.ok) throw new Error(l.error);
+    const fd = a.value.packetOpen(l.value.ifindex, this.netns ?? "");
+    if (typeof fd === "string") throw new Error(`AF_PACKET socket on ${this.parent}: ${fd}${fd === "EPERM" ? " (needs root or CAP_NET_RAW)" : ""}`);
+    this.parentIndex = l.value.ifindex;
+    this.fd = fd;
+    return fd;
+  }
+
+  send(family: 4 | 6, payload: Uint8Array, src: string, dst: string, unicast: boolean): string | null | "unresolved" {
+    try {
+      const fd = this.socket();
+      let dmac: string;
+      if (unicast) {
+        const n = Netlink.for(this.netns).neighbour(this.parentIndex, family, dst);
+        if (!n.ok) return n.error;
+        if (n.value === null) return "unresolved";
+        dmac = n.value;
+      } else dmac = multicastMac(ipToBytes(dst)!);
+      const ip =
+        family === 4
+          ? buildIpv4({ src, dst, proto: IPPROTO_CARP, payload, ttl: 255, id: randomInt(0x10000), df: true })
+          : buildIpv6({ src, dst, nextHeader: IPPROTO_CARP, payload, hopLimit: 255 });
+      const frame = buildEthernet(dmac, this.mac, family === 4 ? 0x0800 : 0x86dd, ip);
+      const a = hostAddon();
+      if (!a.ok) return a.error;
+      const r = a.value.packetSend(fd, frame);
+      return r === true ? null : `send on ${this.parent}: ${r}`;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
+
+  close(): void {
+    const a = hostAddon();
+    if (this.fd >= 0 && a.ok) a.value.closeFd(this.fd);
+    this.fd = -1;
+  }
 }
