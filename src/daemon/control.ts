@@ -191,14 +191,17 @@ function serveConnection(sock: Socket, node: CarpNode, limits: typeof CONTROL_LI
     sock.on("end", () => sock.destroy());
     sock.write(JSON.stringify({ ok: true, seq: node.events.lastSeq, oldest: node.events.oldestSeq }) + "\n");
     let stopped = false; // also during the replay, before `sub` exists
-    const sub = node.events.subscribe(since, (e) => {
+    let sub: { close(): void } | undefined;
+    sub = node.events.subscribe(since, (e) => {
       if (stopped) return;
       if (sock.destroyed) {
         stopped = true;
+        sub?.close();
         return;
       }
       if (sock.writableLength > limits.maxPendingOutputBytes) {
         stopped = true;
+        sub?.close();
         sock.end(JSON.stringify({ type: "overflow", ts: Date.now(), lastSeq: e.seq - 1, reason: `more than ${limits.maxPendingOutputBytes} bytes unread: disconnected (reconnect with since ${e.seq - 1})` }) + "\n");
         setTimeout(() => sock.destroy(), 10_000).unref();
         return;
@@ -206,7 +209,7 @@ function serveConnection(sock: Socket, node: CarpNode, limits: typeof CONTROL_LI
       sock.write(JSON.stringify(e) + "\n");
     });
     if (stopped || sock.destroyed) sub.close();
-    else sock.once("close", () => sub.close());
+    else sock.once("close", () => sub?.close());
     sock.resume();
   };
 
