@@ -1,11 +1,12 @@
 // The event log and its control-socket stream without a network (a configured, not started CarpNode on a
 // real unix socket), the metrics rendering, and the new options. The namespace test (events-metrics.test.ts)
 // runs all of it against real daemons.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { formatEvent } from "../../src/cli/events.js";
 import { loadConfigFromArgv } from "../../src/daemon/config-ucarp.js";
 import { parseYamlConfig } from "../../src/daemon/config-yaml.js";
@@ -15,6 +16,7 @@ import { EventLog, type CarpEvent } from "../../src/daemon/events.js";
 import { mergeMetrics, renderMetrics, type MetricsInput } from "../../src/daemon/metrics.js";
 import { CarpNode } from "../../src/daemon/node.js";
 import { faultInvocations } from "../../src/host/hooks.js";
+import { REPO } from "../helpers/netns.js";
 import { parseExposition } from "./exposition.js";
 
 const dir = mkdtempSync(join(tmpdir(), "carp-events-unit-"));
@@ -191,6 +193,20 @@ describe("metrics rendering", () => {
     const mp = parseExposition(merged);
     expect(mp.errors).toEqual([]);
     expect(mp.samples.find((s) => s.name === "carp_stats_opackets_total")?.value).toBe(14);
+  });
+
+  test("docs/alerts.yml: valid rules over metric families the daemon exports", () => {
+    const doc = parseYaml(readFileSync(join(REPO, "docs/alerts.yml"), "utf8")) as { groups: { rules: { alert: string; expr: string }[] }[] };
+    const m = { status: status(), transitions: [{ interface: "eth0", vhid: 3, to: "BACKUP", count: 2 }], checks: [{ name: "web", up: false }] } as unknown as MetricsInput;
+    const families = parseExposition(renderMetrics(m)).types;
+    const rules = doc.groups.flatMap((g) => g.rules);
+    expect(rules.map((r) => r.alert)).toEqual(expect.arrayContaining(["CarpSplitBrain", "CarpFlapping", "CarpCheckFailing"]));
+    expect(rules.find((r) => r.alert === "CarpSplitBrain")?.expr).toBe("sum by (vhid) (carp_vhid_master) > 1");
+    for (const r of rules) {
+      const names = r.expr.match(/carp_[a-z0-9_]+/g) ?? [];
+      expect(names.length, r.alert).toBeGreaterThan(0);
+      for (const n of names) expect(families.has(n), `${r.alert}: ${n}`).toBe(true);
+    }
   });
 
   test("--metrics / metrics: addresses", () => {
