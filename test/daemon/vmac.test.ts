@@ -158,4 +158,40 @@ describe("virtual MAC mode (--vmac)", () => {
     expect(ok.stdout).not.toContain("WRONG");
     expect(h.tryExec("ip", ["link", "show", "carp9"]).code).not.toBe(0); // check creates nothing
   });
+
+  test("unicast peers: adverts to the peer leave from the virtual MAC; after a SIGKILL the macvlan is adopted, not duplicated", async () => {
+    const l = createLab({ hosts: 2, prefix: "vu" });
+    labs.push(l);
+    const [a, b] = l.hosts;
+    const cap = b.spawn("tcpdump", ["-i", "eth0", "-e", "-n", "-l", "ip proto 112"]);
+    await sleep(500);
+    const na = run(a, 10, ["--peer", b.ip4]);
+    await na.waitState("MASTER", 8000);
+    const nb = run(b, 20, ["--peer", a.ip4]);
+    await nb.waitState("BACKUP", 5000);
+    await sleep(3500);
+    const fromA = cap.lines.filter((x) => x.includes(`${a.ip4} > ${b.ip4}`));
+    expect(fromA.length).toBeGreaterThanOrEqual(3);
+    // The first one may go through the kernel while b's MAC is unresolved; every later one has the virtual MAC.
+    expect(fromA.slice(1).every((x) => x.split(" ")[1] === VMAC)).toBe(true);
+    expect(fromA.every((x) => / > (00:00:5e:00:01:09|[0-9a-f:]{17}), ethertype IPv4/.test(x))).toBe(true);
+
+    // A crash leaves carp0 (up, with the VIP) behind; the next start adopts it.
+    na.kill("SIGKILL");
+    await na.exited;
+    expect(carp0(a)).toMatchObject({ up: true, mac: VMAC });
+    await nb.waitState("MASTER", 6000);
+    const na2 = run(a, 30, ["--peer", b.ip4]);
+    await na2.waitJson((e) => e.event === "vmac" && /adopted from an earlier run/.test(String(e.msg)), 6000, "adopted");
+    await na2.waitState("BACKUP", 6000);
+    const macvlans = (JSON.parse(a.exec("ip", ["-j", "-d", "link", "show", "type", "macvlan"])) as unknown[]).length;
+    expect(macvlans).toBe(1);
+    expect(carp0(a)).toMatchObject({ up: false, mac: VMAC });
+    expect(carp0(a)!.addrs).not.toContain(VIP4);
+    na2.kill("SIGTERM");
+    nb.kill("SIGTERM");
+    await Promise.all([na2.exited, nb.exited]);
+    expect(carp0(a)).toBeNull();
+    cap.kill();
+  }, 60_000);
 });
