@@ -14,6 +14,7 @@ import { vmacName } from "../host/vmac.js";
 import { virtualMac } from "../protocol/link.js";
 import { CarpAuth, isHmacError } from "../protocol/hmac.js";
 import { UsageError } from "./errors.js";
+import { readReplayFile } from "../daemon/replay.js";
 
 export const summary = "validate a `carp run` configuration without starting it and print what would run";
 
@@ -224,6 +225,16 @@ export async function runProblems(rc: RunConfig): Promise<string[]> {
   return out;
 }
 
+/** antiReplay: what the last run of this configuration saw (peers whose counters did not rise), from its state file. */
+export function replayWarnings(cfg: Config): string[] {
+  if (!cfg.vhids.some((v) => v.antiReplay)) return [];
+  const kept = readReplayFile(`${cfg.control}.replay.json`);
+  return cfg.vhids.filter((v) => v.antiReplay).flatMap((v) => {
+    const w = kept.get(`${v.interface}/${v.vhid}`)?.warning;
+    return w ? [`antiReplay: ${w} (OpenBSD's constant cookie and ucarp's random counters cannot be used with antiReplay; or someone replayed them)`] : [];
+  });
+}
+
 /** The sysctls virtual MAC mode needs for one vhid, read now. */
 function vmacSysctls(v: VhidConfig) {
   return checkSysctls(vmacRules(v.interface, vmacName(v), v.addresses.some((a) => a.family === 6)));
@@ -259,6 +270,7 @@ export function describeRun(rc: RunConfig): string {
       lines.push(`  virtual MAC ${virtualMac(v.vhid)} on ${vmacName(v)} (macvlan of ${v.interface}, up on MASTER only)`);
       for (const c of vmacSysctls(v)) lines.push(`  sysctl ${c.key} = ${c.value ?? "?"}${c.inherited ? " (from default)" : ""}${c.ok ? "" : ` WRONG, set ${c.set}${cfg.fixSysctls ? " (--fix-sysctls will)" : ""}`}`);
     }
+    if (v.antiReplay) lines.push(`  antiReplay on: every peer must copy counters (FreeBSD or carp); OpenBSD and ucarp peers cannot be used`);
   }
   lines.push(`control socket ${cfg.control}`);
   if (cfg.devdConf !== undefined) lines.push(`devd.conf ${cfg.devdConf}`);
@@ -279,7 +291,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`usage: carp check [carp run options]\n\n${UCARP_USAGE}`);
     return 0;
   }
-  for (const w of [...rc.warnings, ...rc.notices, ...sysctlWarnings(rc.cfg)]) process.stderr.write(`carp check: warning: ${w}\n`);
+  for (const w of [...rc.warnings, ...rc.notices, ...replayWarnings(rc.cfg), ...sysctlWarnings(rc.cfg)]) process.stderr.write(`carp check: warning: ${w}\n`);
   const problems = await runProblems(rc);
   if (problems.length) {
     for (const p of problems) process.stderr.write(`carp check: ${p}\n`);

@@ -9,7 +9,7 @@ import { ControlServer } from "../daemon/control.js";
 import { CarpNode, CarpNodeError } from "../daemon/node.js";
 import { capabilityProblems, livePidIn, loadRunConfig, runProblems, type RunConfig } from "./check.js";
 import { daemonize, notifyService } from "./service.js";
-import { RuntimeError, UsageError } from "./errors.js";
+import { RuntimeError, UsageError, exitCodeFor, oneLine } from "./errors.js";
 import { setRealtimePriority } from "../host/sys.js";
 
 export const summary = "run the CARP daemon (ucarp-compatible options; --config/--rc-conf for many vhids)";
@@ -79,12 +79,28 @@ export async function run(argv: string[]): Promise<number> {
   const node = new CarpNode(cfg);
   for (const n of rc.notices) node.log.warn(n);
   const control = new ControlServer(cfg.control, node);
+  // A daemon that dies for any reason bows out and deletes the VIPs it holds first (node.abort: synchronous
+  // netlink), then exits 1 with one line. SIGKILL cannot be caught: the next start removes what it left.
+  const fatal = (what: string, e: unknown) => {
+    const line = node.abort(`fatal: ${what}: ${oneLine(e)}`) ?? `fatal: ${what}: ${oneLine(e)}`;
+    process.stderr.write(`carp: ${line}\n`);
+    process.exit(1);
+  };
+  process.on("uncaughtException", (e) => fatal("uncaught exception", e));
+  process.on("unhandledRejection", (e) => fatal("unhandled rejection", e));
   try {
     await control.start();
     await node.start();
   } catch (e) {
     control.close();
-    throw asCliError(e);
+    const err = asCliError(e);
+    // A start that failed after a vhid became MASTER (rc.conf `state master`) must not leave its VIP.
+    const line = node.abort(`start failed: ${oneLine(err)}`, true);
+    if (line !== null) {
+      process.stderr.write(`carp: ${line}\n`);
+      process.exit(exitCodeFor(err));
+    }
+    throw err;
   }
   // Every vhid is initialised: pidfile, systemd READY=1, and the -B parent may return.
   if (rc.pidfile !== undefined) {

@@ -50,6 +50,7 @@ export function formatVhid(v: VhidReport): string {
     `  advbase ${v.advbase} advskew ${v.advskew} effective skew ${v.effectiveAdvskew} demotion ${v.demotion.total} (global ${v.demotion.global}, vhid ${v.demotion.vhid}) preempt ${v.preempt ? "on" : "off"} ${v.semantics}${v.linkUp ? "" : " LINK DOWN"}`,
     `  addresses ${v.addresses.join(" ")}${v.manageVip ? "" : " (managed by scripts)"}${v.vipError ? ` CANNOT ADD: ${v.vipError}` : ""}`,
     `  last master ${v.lastMaster ? `${v.lastMaster.address} advbase ${v.lastMaster.advbase} advskew ${v.lastMaster.advskew}${v.lastMaster.bowOut ? " (bow-out)" : ""}, ${ago(v.lastMaster.agoMs)}` : "none seen"}`,
+    ...(v.antiReplay ? [`  antiReplay on, highest counter ${v.antiReplay.highest}${v.antiReplay.warning ? `; ${v.antiReplay.warning}` : ""}`] : []),
     `  counters ${Object.entries(v.counters).map(([k, n]) => `${k} ${n}`).join(", ")}`,
   ];
   return lines.join("\n");

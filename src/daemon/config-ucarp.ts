@@ -71,6 +71,7 @@ const OPTS: OptSpec[] = [
   { long: "demotion", arg: true, ucarp: false },
   { long: "carp-name", arg: true, ucarp: false },
   { long: "pidfile", arg: true, ucarp: false },
+  { long: "anti-replay", arg: false, ucarp: false },
   { long: "faultscript", arg: true, ucarp: false },
   { long: "metrics", arg: true, ucarp: false },
 ];
@@ -103,6 +104,7 @@ Extras:
   --log-format text|json  --no-manage-vip  --semantics freebsd|openbsd|ucarp  --hook-mode per-vip|all
   --vmac  --fix-sysctls  --hook-timeout MS  --srcip6 IP  --mcast6 IP  --peer IP  --peer6 IP  --demote N  --demotion N  --carp-name carpN
   --pidfile FILE  --faultscript FILE  --metrics ADDR:PORT
+  --anti-replay  refuse replayed or rewritten adverts (needs --semantics freebsd; see README)
 `;
 
 const FIELD_FLAG: Record<string, string> = {
@@ -112,6 +114,7 @@ const FIELD_FLAG: Record<string, string> = {
   peer6: "--peer6", hookMode: "--hook-mode", hookTimeoutMs: "--hook-timeout", carpName: "--carp-name",
   upscript: "--upscript", downscript: "--downscript", faultscript: "--faultscript", metrics: "--metrics", logFormat: "--log-format", facility: "--facility",
   demotion: "--demotion", control: "--control", devdConf: "--devd-conf", initialState: "--state",
+  antiReplay: "--anti-replay",
 };
 const ONE_PEER = "a vhid has one unicast peer, like FreeBSD's peer; use multicast for more nodes";
 
@@ -234,6 +237,7 @@ export function parseUcarpArgv(argv: readonly string[]): Result<ParsedArgv> {
       case "demotion": out.global.demotion = s; break;
       case "carp-name": v.carpName = s; break;
       case "pidfile": out.pidfile = s; break;
+      case "anti-replay": out.global.antiReplay = true; break;
       case "faultscript": v.faultscript = s; break;
       case "metrics": out.global.metrics = s; break;
     }

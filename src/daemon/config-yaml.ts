@@ -1,6 +1,7 @@
 // YAML front end. Schema (every key optional unless noted; unknown keys are errors naming their path):
 //
 //   preempt: bool            default preempt for all vhids (FreeBSD net.inet.carp.preempt), default false
+//   antiReplay: bool         default antiReplay for all vhids (refuse replayed/rewritten adverts), default false
 //   demotion: int            global demotion added to every advskew, default 0
 //   control: path            control socket, default /run/carp/carp.sock
 //   devd: path               devd.conf-style rules file
@@ -42,7 +43,7 @@ const VHID_KEYS: Record<string, Kind> = {
   interface: "string", vhid: "int", advbase: "int", advskew: "int", password: "password", passfile: "string",
   passwordHex: "string", addresses: "strings", preempt: "bool", semantics: "string", deadratio: "int",
   demote: "int", srcip: "string", srcip6: "string", mcast: "string", mcast6: "string", peer: "string",
-  peer6: "string", nomcast: "bool", ignoreIfState: "bool", manageVip: "bool", carpName: "string", vmac: "bool",
+  peer6: "string", nomcast: "bool", ignoreIfState: "bool", manageVip: "bool", carpName: "string", vmac: "bool", antiReplay: "bool",
   state: "string", hooks: "object",
   track: "strings", group: "names", preemptDelay: "number", startBackup: "bool", garpRefresh: "number", garpRepeat: "int",
 };
@@ -55,7 +56,7 @@ const HOOK_KEYS: Record<string, Kind> = {
   onShutdown: "bool",
 };
 const TOP_KEYS: Record<string, Kind> = {
-  preempt: "bool", demotion: "int", control: "string", devd: "string", daemonize: "bool", log: "object", fixSysctls: "bool",
+  preempt: "bool", antiReplay: "bool", demotion: "int", control: "string", devd: "string", daemonize: "bool", log: "object", fixSysctls: "bool",
   defaults: "object", vhids: "list", checks: "object", track: "strings", metrics: "string",
 };
 const LOG_KEYS: Record<string, Kind> = { format: "string", facility: "string", debug: "bool" };
@@ -177,6 +178,7 @@ function toRawVhid(obj: Record<string, unknown>, path: string): RawVhid {
   set("nomcast", obj.nomcast as boolean | undefined);
   set("ignoreIfState", obj.ignoreIfState as boolean | undefined);
   set("manageVip", obj.manageVip as boolean | undefined);
+  set("antiReplay", obj.antiReplay as boolean | undefined);
   set("vmac", obj.vmac as boolean | undefined);
   set("initialState", s(obj.state));
   set("track", obj.track as string[] | undefined);
@@ -238,6 +240,7 @@ export function parseYamlConfig(text: string, opts: YamlOptions = {}): Result<Co
     });
     const g: RawGlobal = {};
     if (root.preempt !== undefined) g.preempt = root.preempt as boolean;
+    if (root.antiReplay !== undefined) g.antiReplay = root.antiReplay as boolean;
     if (root.demotion !== undefined) g.demotion = root.demotion as number;
     if (root.control !== undefined) g.control = String(root.control);
     if (root.devd !== undefined) g.devdConf = String(root.devd);

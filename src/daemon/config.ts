@@ -50,6 +50,8 @@ export interface VhidConfig {
   hookTimeoutMs: number;
   /** Add/remove the VIPs ourselves (default). false = leave it to the scripts, like ucarp. */
   manageVip: boolean;
+  /** Refuse adverts whose counter is not above the highest this vhid sent or accepted (freebsd semantics). */
+  antiReplay: boolean;
   /** FreeBSD-8 style carp interface name, for devd IFNET LINK_UP/LINK_DOWN events (and the vmac interface). */
   carpName?: string;
   /** Virtual MAC mode: a macvlan `carpName` (default carp<vhid>) with 00:00:5e:00:01:vhid holds the VIPs. */
@@ -168,6 +170,7 @@ export interface RawVhid {
   hookMode?: string;
   hookTimeoutMs?: number | string;
   manageVip?: boolean;
+  antiReplay?: boolean;
   carpName?: string;
   vmac?: boolean;
   initialState?: string;
@@ -183,6 +186,8 @@ export interface RawGlobal {
   checks?: Record<string, RawCheck>;
   track?: string[];
   preempt?: boolean;
+  /** Default antiReplay for vhids that do not say (--anti-replay). */
+  antiReplay?: boolean;
   demotion?: number | string;
   devdConf?: string;
   control?: string;
@@ -337,7 +342,7 @@ function normalizeChecks(raw: Record<string, RawCheck>, key: (name: string) => s
 function normalizeVhid(
   r: RawVhid,
   idx: number,
-  g: { preempt: boolean },
+  g: { preempt: boolean; antiReplay?: boolean },
   o: NormalizeOptions,
   warnings: string[],
 ): VhidConfig {
@@ -405,6 +410,9 @@ function normalizeVhid(
   if (r.initialState !== undefined && r.initialState !== "backup" && r.initialState !== "master") {
     fail(`${k("initialState")}: must be backup or master, got ${JSON.stringify(r.initialState)}`);
   }
+  if ((r.antiReplay ?? g.antiReplay) && semantics !== "freebsd") {
+    fail(`${k("antiReplay")}: needs freebsd semantics (${semantics === "openbsd" ? "OpenBSD sends a constant cookie" : "ucarp sends random counters"}, not a rising counter)`);
+  }
   if (r.carpName !== undefined && !IFNAME_RE.test(r.carpName)) fail(`${k("carpName")}: not a valid interface name: ${JSON.stringify(r.carpName)}`);
   for (const f of ["upscript", "downscript", "faultscript"] as const) {
     if (r[f] !== undefined && r[f] === "") fail(`${k(f)}: empty path`);
@@ -430,6 +438,7 @@ function normalizeVhid(
     hookMode,
     hookTimeoutMs,
     manageVip: r.manageVip ?? true,
+    antiReplay: r.antiReplay ?? g.antiReplay ?? false,
     vmac: r.vmac ?? false,
   };
   if (r.srcip !== undefined) v.srcip = ipOf(r.srcip, 4, k("srcip"));
@@ -473,7 +482,7 @@ export function normalizeConfig(raw: { vhids: RawVhid[]; global?: RawGlobal }, o
     if (g.devdConf !== undefined && g.devdConf === "") fail(`${k("devdConf")}: empty path`);
     const preempt = g.preempt ?? false;
     if (o.requireVhids !== false && raw.vhids.length === 0) fail(`${k("vhid")}: no vhid configured`);
-    const vhids = raw.vhids.map((r, i) => normalizeVhid(r, i, { preempt }, o, warnings));
+    const vhids = raw.vhids.map((r, i) => normalizeVhid(r, i, { preempt, antiReplay: g.antiReplay }, o, warnings));
     const byKey = new Map<string, number>();
     vhids.forEach((v, i) => {
       const key = `${v.vhid}@${v.interface}`;

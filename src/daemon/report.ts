@@ -29,6 +29,7 @@ export function vhidReport(s: VhidStatus, rt: VhidRt, now: number, ledger?: Demo
       : null,
     counters: { ...s.stats, ...rt.rx },
     vipError: rt.vipError,
+    ...(s.antiReplay ? { antiReplay: { highest: s.replayHigh.toString(), warning: s.replayWarning } } : {}),
   };
 }
 

@@ -17,6 +17,10 @@ export interface CarpStats {
   opackets6: number;
   senderr: number;
   ownloops: number;
+  /** antiReplay: authenticated adverts whose counter was not above the highest seen (replayed or rewritten). */
+  badreplay: number;
+  /** VRRP advertisements on protocol 112 (counted apart from CARP; see the log for a vrid we also use). */
+  vrrp: number;
 }
 
 export interface VhidReport {
@@ -39,6 +43,8 @@ export interface VhidReport {
   counters: VhidStatus["stats"] & { badttl: number; badauth: number; badver: number; badsum: number };
   /** The last VIP add that failed (the vhid is demoted for it until an add succeeds), or null. */
   vipError: string | null;
+  /** antiReplay on: the highest counter sent or accepted (decimal), and peers whose counters did not rise. */
+  antiReplay?: { highest: string; warning: string | null };
   /** Demotion groups (user `group:` plus "check:NAME" for checks tracked by this vhid). */
   groups?: string[];
   /** One line: why this vhid is in its state (which demotion, which peer). */
@@ -105,6 +111,8 @@ export interface CarpNodeOptions {
   logSink?: (line: string) => void;
   /** VIP ownership record; default `<control path>.vips.json` (e.g. /run/carp/carp.sock.vips.json). */
   vipStateFile?: string;
+  /** antiReplay counters kept across restarts; default `<control path>.replay.json`. */
+  replayStateFile?: string;
   /** The monotonic clock in ms (default performance.now); timers are armed against it. */
   now?: () => number;
   /** Syslog socket for --facility output (default $CARP_SYSLOG_SOCKET or /dev/log). */
