@@ -2,7 +2,7 @@
 // events --json` follows the failover (a's link goes down, b takes over, a comes back and preempts) and
 // shows every step in order without a gap in sequence numbers; /metrics is scraped from inside each
 // namespace during the run; `carp status --prometheus` parses; a's fault script runs when its link goes down.
-import { readFileSync, writeFileSync, chmodSync, existsSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { labScope, sleep, waitFor, type LabHost, type Proc } from "../helpers/netns.js";
@@ -151,5 +151,69 @@ describe.concurrent("events, metrics, fault hook", () => {
     await fb2.exited;
     expect(fb2.exit?.code).toBe(1);
     await sleep(10);
+  }, 60_000);
+
+  test("a failing check: check and demotion events, fault (demoted to the maximum) with its hook, carp_check_up, VIP moves and comes back", async () => {
+    const l = lab(2, "ec");
+    const [a, b] = l.hosts;
+    for (const h of l.hosts) h.exec("ip", ["link", "set", "lo", "up"]);
+    const maint = join(tmp, `${l.tag}-maint`);
+    const faultOut = join(tmp, `${l.tag}-fault.out`);
+    const script = join(tmp, `${l.tag}-fault.sh`);
+    writeFileSync(script, `#!/bin/sh\necho "$* state=$CARP_STATE reason=$CARP_REASON" >> ${faultOut}\n`);
+    chmodSync(script, 0o755);
+    const yaml = join(tmp, `${l.tag}-a.yaml`);
+    writeFileSync(yaml, [
+      "preempt: true",
+      "metrics: 127.0.0.1:9742",
+      `control: ${ctl(a)}`,
+      "log: { format: json, facility: none }",
+      `checks: { maint: { file: ${maint}, interval: 0.2, weight: 240 } }`,
+      "track: [maint]",
+      "vhids:",
+      `  - { interface: eth0, vhid: 7, srcip: ${a.ip4}, password: s3cret, semantics: ucarp, advskew: 10, addresses: ["${VIP}/24"], hooks: { fault: ${script} } }`,
+      "",
+    ].join("\n"));
+    const na = a.carp(["run", "--config", yaml]);
+    await na.waitState("MASTER", 8000);
+    const nb = daemon(b, 20);
+    await nb.waitState("BACKUP", 5000);
+    expect(sample(scrape(a).body, "carp_check_up", { check: "maint" })).toBe(1);
+
+    const t0 = Date.now();
+    writeFileSync(maint, "");
+    await nb.waitState("MASTER", 10_000, t0);
+    await na.waitState("BACKUP", 5000, t0);
+    expect(await waitFor(() => existsSync(faultOut), 5000)).toBe(true);
+    expect(readFileSync(faultOut, "utf8")).toMatch(new RegExp(`^eth0 ${VIP.replace(/\./g, "\\.")} state=FAULT reason=demoted to the maximum \\(demotion 240, advskew 240\\)\n$`));
+    const m = scrape(a).body;
+    expect(sample(m, "carp_check_up", { check: "maint" })).toBe(0);
+    expect(sample(m, "carp_demotion", { source: "check:maint" })).toBe(240);
+    expect(sample(m, "carp_vhid_advskew_effective", { vhid: "7" })).toBe(240);
+
+    const t1 = Date.now();
+    rmSync(maint);
+    await na.waitState("MASTER", 10_000, t1);
+    const f = a.carp(["events", "--json", "--since", "0", "--control", ctl(a)]);
+    expect(await waitFor(() => events(f).some((e) => e.type === "fault" && e.active === false), 5000)).toBe(true);
+    f.kill("SIGINT");
+    const ev = events(f);
+    expect(ev.map((e) => e.seq)).toEqual(ev.map((_, i) => i + 1));
+    const story = ev.filter((e) => e.type !== "vip").map((e) =>
+      e.type === "transition" ? `${e.from}->${e.to}` : e.type === "check" ? `check:${e.up}` : e.type === "fault" ? `fault:${e.active}` : `demotion:${e.source}:${e.delta}`,
+    );
+    // The first result (up) counts at once, whenever it lands during start-up; then down -> demotion -> fault ->
+    // step down, and the way back.
+    const first = story.indexOf("check:true");
+    expect(first).toBeGreaterThanOrEqual(0);
+    expect(first).toBeLessThan(story.indexOf("check:false"));
+    expect(story.filter((_, i) => i !== first)).toEqual([
+      "INIT->BACKUP", "BACKUP->MASTER",
+      "check:false", "demotion:check:maint:240", "fault:true", "MASTER->BACKUP",
+      "check:true", "demotion:check:maint:-240", "fault:false", "BACKUP->MASTER",
+    ]);
+    na.kill("SIGTERM");
+    nb.kill("SIGTERM");
+    await Promise.all([na.exited, nb.exited]);
   }, 60_000);
 });
