@@ -2,7 +2,7 @@
 import { basename } from "node:path";
 import { CONTROL_DIR, controlRequest, listControlSockets } from "../daemon/control.js";
 import type { NodeStatus, VhidReport } from "../daemon/node.js";
-import { mergeMetrics, renderMetrics, type MetricsInput } from "../daemon/metrics.js";
+import type { MetricsInput } from "../daemon/metrics.js";
 import { RuntimeError, UsageError } from "./errors.js";
 
 export const summary = "show each vhid's state, reason, timers and counters from a running daemon";
@@ -125,6 +125,7 @@ async function prometheus(control: string | undefined): Promise<number> {
     }
   }
   if (got.length === 0 || (control !== undefined && errors.length)) throw new RuntimeError(errors.join("; ") || "no answer");
+  const { mergeMetrics, renderMetrics } = await import("../daemon/metrics.js"); // node:http only for --prometheus
   process.stdout.write(renderMetrics(mergeMetrics(got)));
   for (const e of errors) process.stderr.write(`carp status: ${e}\n`);
   return errors.length ? 1 : 0;
