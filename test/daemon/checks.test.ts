@@ -105,21 +105,27 @@ track: [maint]`,
 
     // A check that hangs (killed at its 1 s timeout, again and again) never delays one of a's adverts.
     const dump = a.spawn("tcpdump", ["-n", "-tt", "-l", "-i", "eth0", "-T", "carp", "ip proto 112 and src host " + a.ip4]);
-    await sleep(1000);
+    await sleep(8000); // baseline: the same adverts without a hanging check
+    const tHang = Date.now();
     writeFileSync(hangOn, "");
     await sleep(8000);
     const hang = JSON.parse(a.carpSync(["status", "--json", "--control", join(tmp, `${a.ns}.sock`)]).stdout).checks.find((c: { name: string }) => c.name === "hang");
     rmSync(hangOn);
     dump.kill("SIGTERM");
     await sleep(200);
-    const times = dump.lines.map(parseTcpdumpLine).filter((x) => x !== null).map((x) => x!.t);
+    const all = dump.lines.map(parseTcpdumpLine).filter((x) => x !== null).map((x) => x!.t);
+    const errors = (ts: number[]) => ts.slice(1).map((t, i) => Math.abs(t - ts[i] - 1000));
+    const base = errors(all.filter((t) => t < tHang));
+    const times = all.filter((t) => t >= tHang + 1000); // from the first kill on
     const gaps = times.slice(1).map((t, i) => t - times[i]);
-    const err = gaps.map((g) => Math.abs(g - 1000));
+    const err = errors(times);
+    measured["baseline: max interval error ms"] = Math.round(Math.max(...base) * 1000) / 1000;
+    measured["baseline: mean interval error ms"] = Math.round((base.reduce((x, y) => x + y, 0) / base.length) * 1000) / 1000;
     measured["hang: adverts"] = times.length;
     measured["hang: max interval error ms"] = Math.round(Math.max(...err) * 1000) / 1000;
     measured["hang: mean interval error ms"] = Math.round((err.reduce((s, x) => s + x, 0) / err.length) * 1000) / 1000;
     console.log("health checks measured:", JSON.stringify(measured));
-    expect(gaps.length).toBeGreaterThanOrEqual(6);
+    expect(gaps.length).toBeGreaterThanOrEqual(5);
     // The bound here is loose (two busy cores); the report gives the measured numbers.
     expect(Math.max(...err)).toBeLessThan(30);
     expect(hang).toMatchObject({ up: false, demotion: 0, detail: expect.stringMatching(/^timed out after 1000 ms/) });
