@@ -48,7 +48,7 @@ describe("health checks", () => {
   maint:  { file: ${maint} }
   hang:   { script: "if [ -e ${hangOn} ]; then sleep 30; fi", interval: 0.2, timeout: 1, weight: 0 }
 track: [maint]`,
-      vhid: `, track: [web, uplink, hang], preemptDelay: ${PREEMPT_DELAY_S}`,
+      vhid: `, track: [web, uplink, hang], preemptDelay: ${PREEMPT_DELAY_S}, group: www`,
     });
     const na = a.carp(["run", "--config", fa]);
     await na.waitState("MASTER", 10_000);
@@ -103,6 +103,22 @@ track: [maint]`,
     const sb = b.carpSync(["status", "--control", join(tmp, `${b.ns}.sock`)]);
     expect(sb.stdout).toMatch(/why: BACKUP .*we advertise advskew 100; master 198\.51\.100\.11 advertises advskew 0/);
 
+    // Demotion groups and the global demotion through carp set.
+    const sockA = join(tmp, `${a.ns}.sock`);
+    const nope = a.carpSync(["set", "--group", "nope", "--demote", "1", "--control", sockA]);
+    expect([nope.code, nope.stderr.trim()]).toEqual([2, 'carp: --group: no vhid is in group "nope"']);
+    const g0 = Date.now();
+    const g = a.carpSync(["set", "--group", "www", "--demote", "+240", "--control", sockA]);
+    expect(g.code).toBe(0);
+    expect(g.stdout).toMatch(/^group www demotion \(pid \d+\): 240\n  vhid 7 on eth0: /);
+    await nb.waitState("MASTER", 10_000, g0);
+    const g1 = Date.now();
+    expect(a.carpSync(["set", "--group", "www", "--demote", "-240", "--control", sockA]).code).toBe(0);
+    await na.waitState("MASTER", 10_000, g1);
+    const u = a.carpSync(["set", "--demote", "5", "--control", sockA, "--json"]);
+    expect(JSON.parse(u.stdout)).toMatchObject({ globalDemotion: 5, vhids: [{ effectiveAdvskew: 5 }] });
+    expect(JSON.parse(a.carpSync(["set", "--demote", "-5", "--control", sockA, "--json"]).stdout).globalDemotion).toBe(0);
+
     // A check that hangs (killed at its 1 s timeout, again and again) never delays one of a's adverts.
     const dump = a.spawn("tcpdump", ["-n", "-tt", "-l", "-i", "eth0", "-T", "carp", "ip proto 112 and src host " + a.ip4]);
     await sleep(8000); // baseline: the same adverts without a hanging check
@@ -129,8 +145,8 @@ track: [maint]`,
     // The bound here is loose (two busy cores); the report gives the measured numbers.
     expect(Math.max(...err)).toBeLessThan(30);
     expect(hang).toMatchObject({ up: false, demotion: 0, detail: expect.stringMatching(/^timed out after 1000 ms/) });
-    // INIT -> BACKUP at start plus the three failovers: the hang check weighs 0, no demotion, no failover.
-    expect(na.transitions("BACKUP").length).toBe(4);
+    // INIT -> BACKUP at start plus the four failovers: the hang check weighs 0, no demotion, no failover.
+    expect(na.transitions("BACKUP").length).toBe(5); // + the group demotion
     na.kill();
     nb.kill();
   }, 120_000);
