@@ -85,7 +85,12 @@ export function mergeMetrics(list: MetricsInput[]): MetricsInput {
   };
 }
 
-export const METRICS_LIMITS = { maxConnections: 16, timeoutMs: 5000, maxHeaderBytes: 8192 };
+/**
+ * Connections beyond maxConnections are closed at once; a connection without complete headers after
+ * headersTimeoutMs, or a complete request after timeoutMs, is closed (checked every checkMs: node's default
+ * of 30 s would let 16 idle connections hold the endpoint that long).
+ */
+export const METRICS_LIMITS = { maxConnections: 16, timeoutMs: 5000, headersTimeoutMs: 2000, checkMs: 500, maxHeaderBytes: 8192 };
 
 /** The /metrics endpoint. `snapshot` is called once per scrape. */
 export class MetricsServer {
@@ -97,7 +102,7 @@ export class MetricsServer {
 
   /** Listens; resolves with null, or with why it cannot (address in use, not an address of this host). */
   start(): Promise<string | null> {
-    const server = createServer({ maxHeaderSize: METRICS_LIMITS.maxHeaderBytes, requestTimeout: METRICS_LIMITS.timeoutMs, headersTimeout: METRICS_LIMITS.timeoutMs, keepAliveTimeout: 1000 }, (req, res) => this.serve(req, res));
+    const server = createServer({ maxHeaderSize: METRICS_LIMITS.maxHeaderBytes, requestTimeout: METRICS_LIMITS.timeoutMs, headersTimeout: METRICS_LIMITS.headersTimeoutMs, connectionsCheckingInterval: METRICS_LIMITS.checkMs, keepAliveTimeout: 1000 }, (req, res) => this.serve(req, res));
     server.maxConnections = METRICS_LIMITS.maxConnections;
     server.maxRequestsPerSocket = 100;
     server.on("clientError", (_e, sock) => sock.destroy());

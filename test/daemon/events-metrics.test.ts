@@ -153,6 +153,38 @@ describe.concurrent("events, metrics, fault hook", () => {
     await sleep(10);
   }, 60_000);
 
+  test("/metrics under abuse (held connections, slow headers, a burst of scrapes, a big POST): the MASTER keeps its role", async () => {
+    const l = lab(2, "em");
+    const [a, b] = l.hosts;
+    for (const h of l.hosts) h.exec("ip", ["link", "set", "lo", "up"]);
+    const na = daemon(a, 10);
+    await na.waitState("MASTER", 8000);
+    const nb = daemon(b, 20);
+    await nb.waitState("BACKUP", 5000);
+    const t0 = Date.now();
+    // 200 connections that send half a request line and hold it, 10 scrapers in a loop for 7 s, a 50 MB POST
+    // body. The held connections fill the 16 slots until the 2 s header timeout closes them; scrapes get in after.
+    const attack = `const net = require("net"), http = require("http");
+      const held = []; let ok = 0, refused = 0;
+      for (let i = 0; i < 200; i++) { const s = net.connect(9742, "127.0.0.1"); s.on("error", () => refused++); s.write("GET /metr"); held.push(s); }
+      const end = Date.now() + 7000;
+      const scrape = () => { if (Date.now() > end) return; http.get("http://127.0.0.1:9742/metrics", (r) => { r.resume(); r.on("end", () => { ok++; scrape(); }); }).on("error", () => { refused++; setTimeout(scrape, 50); }); };
+      for (let i = 0; i < 10; i++) scrape();
+      const p = http.request({ host: "127.0.0.1", port: 9742, method: "POST", path: "/metrics" }, (r) => { r.resume(); });
+      p.on("error", () => {}); const chunk = Buffer.alloc(1 << 20); let sent = 0;
+      const more = () => { while (sent < 50 && p.write(chunk)) sent++; if (sent < 50) p.once("drain", more); else p.end(); }; more();
+      setTimeout(() => { for (const s of held) s.destroy(); console.log(JSON.stringify({ ok, refused })); process.exit(0); }, 8000);`;
+    const r = JSON.parse(a.exec(process.execPath, ["-e", attack], { timeout: 20_000 })) as { ok: number; refused: number };
+    expect(r.ok).toBeGreaterThan(0);
+    // No role change anywhere during the attack, and the endpoint answers afterwards.
+    expect(nb.transitions("MASTER").filter((t) => (t.ts as number) > t0)).toEqual([]);
+    expect(na.transitions().filter((t) => (t.ts as number) > t0)).toEqual([]);
+    expect(sample(scrape(a).body, "carp_vhid_master", { vhid: "7" })).toBe(1);
+    na.kill("SIGTERM");
+    nb.kill("SIGTERM");
+    await Promise.all([na.exited, nb.exited]);
+  }, 60_000);
+
   test("a failing check: check and demotion events, fault (demoted to the maximum) with its hook, carp_check_up, VIP moves and comes back", async () => {
     const l = lab(2, "ec");
     const [a, b] = l.hosts;
