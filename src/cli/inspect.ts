@@ -214,6 +214,7 @@ export async function run(argv: string[]): Promise<number> {
   const handle = (time: number, linktype: number, data: Buffer): boolean => {
     const d = decodeFrame(time, linktype, data);
     if ("skip" in d) {
+      if (d.arpReply) analyzer.arpReply(d.arpReply.time, d.arpReply.ip, d.arpReply.mac);
       analyzer.skipped();
       return false;
     }

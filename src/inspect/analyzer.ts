@@ -158,6 +158,8 @@ export class Analyzer {
   firstTime: number | null = null;
   lastTime: number | null = null;
   private readonly facts = newFacts();
+  private readonly arpAnswers = new Map<string, Map<string, number>>();
+  private readonly arpConflicts = new Set<string>();
 
   constructor(private readonly opts: AnalyzerOptions = {}) {}
 
@@ -180,6 +182,30 @@ export class Analyzer {
 
   skipped(): void {
     this.counts.skipped++;
+  }
+
+  /**
+   * An ARP reply: `mac` answers for `ip`. Two different real (non-00:00:5e:00:0x) MACs answering for one
+   * address within 10 s is a warning: two hosts claim it (a frozen or split master keeps answering for a VIP
+   * with its own MAC); with virtual MAC mode both would answer with 00:00:5e:00:01:vhid.
+   */
+  arpReply(t: number, ip: string, mac: string): void {
+    this.tick(t);
+    if (/^00:00:5e:00:0[12]:/.test(mac)) return;
+    let m = this.arpAnswers.get(ip);
+    if (!m) this.arpAnswers.set(ip, (m = new Map()));
+    for (const [other, last] of m) {
+      if (other === mac || Math.abs(t - last) > 10) continue;
+      const key = `${ip} ${[other, mac].sort().join(" ")}`;
+      if (this.arpConflicts.has(key)) continue;
+      this.arpConflicts.add(key);
+      this.other.push({
+        code: "arp-conflict",
+        severity: "warning",
+        message: `ARP replies for ${ip} from two real MACs (${other}, ${mac}) within ${Math.abs(t - last).toFixed(1)} s: two hosts answer for the address; for a VIP, a frozen or split master keeps answering with its own MAC (virtual MAC mode, --vmac, makes both answer with 00:00:5e:00:01:vhid)`,
+      });
+    }
+    m.set(mac, t);
   }
 
   announcement(a: Announcement): void {

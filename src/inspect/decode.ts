@@ -3,9 +3,9 @@
 import { CARP_HEADER_LEN, CARP_TTL, decodeCarp } from "../protocol/carp.js";
 import { inetChecksum } from "../protocol/checksum.js";
 import { classifyProto112 } from "../protocol/classify.js";
-import { parseGratuitousArp } from "../protocol/arp.js";
+import { ARP_REPLY, parseArp, parseGratuitousArp } from "../protocol/arp.js";
 import { IPPROTO_CARP, IPPROTO_ICMPV6, type IpPacket } from "../protocol/ip.js";
-import { ETHERTYPE_ARP, parseFrame, type Frame } from "../protocol/link.js";
+import { ETHERTYPE_ARP, parseFrame, parseLinkLayer, type Frame } from "../protocol/link.js";
 import { parseNeighborAdvert } from "../protocol/ndp.js";
 import { isMulticastAddress } from "../protocol/receive.js";
 import type { CarpHeader } from "../protocol/types.js";
@@ -14,7 +14,8 @@ import type { Announcement, Row } from "./types.js";
 export type Decoded =
   | { row: Row; payload: Buffer }
   | { announcement: Announcement }
-  | { skip: string };
+  /** Not shown; an ARP reply (who answers ARP for an address with which MAC) still feeds the analyzer. */
+  | { skip: string; arpReply?: { time: number; ip: string; mac: string } };
 
 function hex16(n: bigint): string {
   return n.toString(16).padStart(16, "0");
@@ -82,6 +83,9 @@ export function decodeFrame(time: number, linktype: number, data: Buffer): Decod
           announcement: { time, kind: "garp", vip: g.vip, mac: g.mac, src_mac: g.srcMac ?? null, vlan: g.vlan ?? null },
         };
       }
+      const l = parseLinkLayer(linktype, data);
+      const a = "error" in l ? null : parseArp(l.payload);
+      if (a && !("error" in a) && a.op === ARP_REPLY) return { skip: "arp reply", arpReply: { time, ip: a.senderIp, mac: a.senderMac } };
     }
     return { skip: f.error };
   }

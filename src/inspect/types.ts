@@ -69,7 +69,8 @@ export interface Problem {
     | "advskew-tie"
     | "auth"
     | "checksum"
-    | "invalid";
+    | "invalid"
+    | "arp-conflict";
   /**
    * error: the vhid does not work as configured (two masters, dropped or failing adverts);
    * warning: likely a mistake (advskew tie, replays, a wrong virtual MAC);
