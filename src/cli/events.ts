@@ -80,7 +80,12 @@ function follow(path: string, since: number | undefined, json: boolean, prefix: 
           continue;
         }
         const out = json ? JSON.stringify(prefix ? { control: path, ...msg } : msg) : prefix + formatEvent(msg as unknown as CarpEvent);
-        process.stdout.write(out + "\n");
+        // A slow stdout (a pipe into a busy reader) stops our reading: the daemon then sees a slow consumer
+        // and, past its limit, drops us with an overflow event; our memory does not grow either.
+        if (!process.stdout.write(out + "\n") && !sock.isPaused()) {
+          sock.pause();
+          process.stdout.once("drain", () => sock.resume());
+        }
         if (msg.type === "overflow") code = 1;
       }
     });
