@@ -185,6 +185,25 @@ describe.concurrent("events, metrics, fault hook", () => {
     await Promise.all([na.exited, nb.exited]);
   }, 60_000);
 
+  test("--metrics on a port in use or an address not on the host: one line, exit 1", async () => {
+    const l = lab(1, "eb");
+    const [a] = l.hosts;
+    a.exec("ip", ["link", "set", "lo", "up"]);
+    const holder = a.spawn(process.execPath, ["-e", `require("net").createServer().listen(9742, "127.0.0.1", () => console.log("up"))`]);
+    expect(await waitFor(() => holder.lines.includes("up"), 5000)).toBe(true);
+    const inUse = a.carpSync(["run", "-i", "eth0", "-s", a.ip4, "-v", "7", "-p", "s3cret", "-a", VIP, "-f", "none", "--control", join(tmp, `${l.tag}-1.sock`), "--metrics", "127.0.0.1:9742"]);
+    expect(inUse.code).toBe(1);
+    expect(inUse.stderr.trim()).toBe("carp: --metrics: cannot listen on 127.0.0.1:9742: EADDRINUSE");
+    const notHere = a.carpSync(["run", "-i", "eth0", "-s", a.ip4, "-v", "7", "-p", "s3cret", "-a", VIP, "-f", "none", "--control", join(tmp, `${l.tag}-2.sock`), "--metrics", "203.0.113.9:9742"]);
+    expect(notHere.code).toBe(1);
+    expect(notHere.stderr.trim()).toBe("carp: --metrics: cannot listen on 203.0.113.9:9742: EADDRNOTAVAIL");
+    holder.kill();
+    // And the address is checked before anything starts: a malformed one is a usage error (exit 2).
+    const bad = a.carpSync(["run", "-i", "eth0", "-v", "7", "-p", "s3cret", "-a", VIP, "--metrics", "9742"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toMatch(/^carp: --metrics: expected ADDR:PORT/);
+  }, 30_000);
+
   test("a failing check: check and demotion events, fault (demoted to the maximum) with its hook, carp_check_up, VIP moves and comes back", async () => {
     const l = lab(2, "ec");
     const [a, b] = l.hosts;
