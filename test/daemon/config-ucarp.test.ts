@@ -183,7 +183,7 @@ describe("errors name the flag, one line", () => {
     [["-m"], "-m (--mcast): requires a value"],
     [["-q", ...ok], "-q: unknown option"],
     [["--preempt=yes", ...ok], '--preempt: takes no value, got "yes"'],
-    [["--p", ...ok], "--p: ambiguous, could be --pass, --passfile, --preempt, --peer, --peer6"],
+    [["--p", ...ok], "--p: ambiguous, could be --pass, --passfile, --preempt, --peer, --peer6, --pidfile"],
     [[...ok, "--vhid"], "--vhid: requires a value"],
     [["--log-format", "xml", ...ok], '--log-format: must be text or json, got "xml"'],
     [["--semantics", "linux", ...ok], '--semantics: must be freebsd, openbsd or ucarp, got "linux"'],
