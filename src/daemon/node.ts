@@ -321,6 +321,7 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     if (!r.ok) throw new CarpNodeError(`vhid ${v.vhid}@${ifr.name}: ${r.error}`, r.code === "EEXIST" ? "usage" : "runtime");
     const link = r.value;
     rt.vmac = { link, announcer: new Announcer(ifr.name, link.mac), frames: new VmacFrameSender(ifr.name, link.mac) };
+    for (const e of link.quiet()) this.log.warn(e);
     this.log.info(`vhid ${v.vhid}@${ifr.name}: virtual MAC ${link.mac} on ${link.name} (${link.adopted ? "adopted from an earlier run" : "created"}), down until MASTER`, { event: "vmac", interface: ifr.name, vhid: v.vhid, carp: link.name });
     const checks = checkSysctls(vmacRules(ifr.name, link.name, v.addresses.some((a) => a.family === 6)));
     if (this.config.fixSysctls) {

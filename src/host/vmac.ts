@@ -10,6 +10,7 @@ import { buildIpv4, buildIpv6, IPPROTO_CARP } from "../protocol/ip.js";
 import { buildEthernet, multicastMac, virtualMac } from "../protocol/link.js";
 import { hostAddon } from "./native.js";
 import { Netlink } from "./netlink.js";
+import { writeSysctl } from "./sysctl.js";
 
 export type VmacResult<T> = { ok: true; value: T } | { ok: false; code: string; error: string };
 
@@ -45,6 +46,22 @@ export class VirtualMacLink {
     const c = nl.addMacvlan(p.value.ifindex, name, mac);
     if (!c.ok) return { ok: false, code: c.code, error: `vmac ${name}: ${c.error}${c.code === "EOPNOTSUPP" ? " (kernel without macvlan)" : ""}` };
     return { ok: true, value: new VirtualMacLink(name, parent, mac, c.value, false, nl) };
+  }
+
+  /**
+   * The macvlan sends nothing on its own: no IPv6 link-local address (addr_gen_mode 1), hence no router
+   * solicitations or DAD from it, and none retried (router_solicitations 0). Otherwise a frozen master's
+   * kernel keeps sending RS from the virtual MAC every few seconds, and each one pulls the switch's
+   * forwarding entry for that MAC back to the frozen host. Set before the link first goes up; settings
+   * that do not exist (IPv6 disabled) are skipped. Returns error lines.
+   */
+  quiet(): string[] {
+    const errors: string[] = [];
+    for (const [k, v] of [["addr_gen_mode", "1"], ["router_solicitations", "0"], ["accept_ra", "0"], ["accept_dad", "0"]] as const) {
+      const w = writeSysctl(`net.ipv6.conf.${this.name}.${k}`, v);
+      if (!w.ok && w.code !== "ENOENT") errors.push(`vmac ${this.name}: ${w.error}`);
+    }
+    return errors;
   }
 
   /** Administratively up (MASTER) or down (BACKUP/INIT). */

@@ -75,6 +75,8 @@ async function scenario(vmac: boolean) {
     firstAtNewMasterAfterFreezeMs: firstAtB === undefined ? null : Math.round(firstAtB - t0),
     masterDownMs: Math.round(MASTER_DOWN_MS),
     frozenHostReceivedAfterTakeover: aAfterTakeover.length,
+    frozenHostLastAfterTakeoverMs: aAfterTakeover.length ? Math.round(aAfterTakeover[aAfterTakeover.length - 1] - takeoverAt) : null,
+    firstAtNewMasterAfterTakeoverMs: firstAtB === undefined ? null : Math.round(firstAtB - takeoverAt),
     newMasterReceivedDuringFreeze: atB.filter((t) => t > t0 && t < thaw).length,
   };
   console.log(`freeze ${JSON.stringify(r)}`);
