@@ -194,4 +194,18 @@ describe("virtual MAC mode (--vmac)", () => {
     expect(carp0(a)).toBeNull();
     cap.kill();
   }, 60_000);
+
+  test("without --fix-sysctls the daemon only warns, naming each wrong sysctl and the value to set", async () => {
+    const l = createLab({ hosts: 1, prefix: "vw" });
+    labs.push(l);
+    const [h] = l.hosts;
+    const n = h.carp(["run", "-i", "eth0", "-v", "9", "-p", "x", "-a", `${VIP4}/24`, "--semantics", "freebsd", "--vmac", "--log-format", "json", "-f", "none", "--control", join(tmp, "warn.sock")]);
+    await n.waitState("MASTER", 8000);
+    const warn = await n.waitJson((e) => e.level === "warn" && String(e.msg).startsWith("net.ipv4.conf.eth0.arp_ignore is 0, set 1"), 3000, "sysctl warning");
+    expect(warn.msg).toContain("sysctl -w net.ipv4.conf.eth0.arp_ignore=1, or --fix-sysctls");
+    expect(n.json().some((e) => e.level === "warn" && String(e.msg).startsWith("net.ipv4.conf.carp9.arp_announce is 0, set 2"))).toBe(true);
+    expect(h.exec("sysctl", ["-n", "net.ipv4.conf.eth0.arp_ignore"]).trim()).toBe("0");
+    n.kill("SIGTERM");
+    await n.exited;
+  }, 30_000);
 });
