@@ -183,13 +183,13 @@ describe("control socket", () => {
     expect(() => parseFlags(["status"], {})).toThrow(/unexpected argument/);
     const text = formatStatus({
       pid: 42, startedAt: 0, globalDemotion: 0, ledger: [],
-      carpstats: { ipackets: 1, ipackets6: 0, badlen: 0, badsum: 0, badver: 0, badttl: 2, badvhid: 0, badauth: 3, opackets: 4, opackets6: 0, senderr: 0, ownloops: 0 },
+      carpstats: { ipackets: 1, ipackets6: 0, badlen: 0, badsum: 0, badver: 0, badttl: 2, badvhid: 0, badauth: 3, opackets: 4, opackets6: 0, senderr: 0, ownloops: 0, badreplay: 0, vrrp: 0 },
       vhids: [{
         interface: "eth0", vhid: 3, state: "BACKUP", reason: "master timed out", since: Date.UTC(2026, 0, 1), advbase: 1, advskew: 20,
         effectiveAdvskew: 20, demotion: { global: 0, vhid: 0, total: 0 }, preempt: true, semantics: "ucarp", addresses: ["198.51.100.10/32"],
         manageVip: true, linkUp: true, vipError: null,
         lastMaster: { address: "198.51.100.2", family: 4, at: 0, agoMs: 812, advbase: 1, advskew: 10, bowOut: false },
-        counters: { ipackets: 1, ipackets6: 0, opackets: 0, opackets6: 0, preempt: 0, transitions: 1, badvhid: 0, ownLoops: 0, bowOutsReceived: 0, sendErrors: 0, badttl: 2, badauth: 3, badver: 0, badsum: 0 },
+        counters: { ipackets: 1, ipackets6: 0, opackets: 0, opackets6: 0, preempt: 0, transitions: 1, badvhid: 0, ownLoops: 0, badreplay: 0, bowOutsReceived: 0, sendErrors: 0, badttl: 2, badauth: 3, badver: 0, badsum: 0 },
       }],
     });
     expect(text).toContain("vhid 3 on eth0: BACKUP (master timed out) since 2026-01-01T00:00:00.000Z");

@@ -11,11 +11,12 @@ import type { CarpStats } from "../../src/daemon/types.js";
 import type { ReceivedPacket } from "../../src/host/rawsock.js";
 import { carpFinishChecksum, encodeCarp } from "../../src/protocol/carp.js";
 import { receiveCarp } from "../../src/protocol/receive.js";
+import { encodeVrrpV2, encodeVrrpV3 } from "../../src/protocol/vrrp.js";
 
 const r = normalizeConfig({ vhids: [{ interface: "eth0", vhid: 7, password: "pw", addresses: ["198.51.100.100/24"] }] }, { keyName: (f) => f, longPassword: "truncate" });
 if (!r.ok) throw new Error(r.error);
 const cfg = r.value.vhids[0];
-const zero = (): CarpStats => ({ ipackets: 0, ipackets6: 0, badlen: 0, badsum: 0, badver: 0, badttl: 0, badvhid: 0, badauth: 0, opackets: 0, opackets6: 0, senderr: 0, ownloops: 0 });
+const zero = (): CarpStats => ({ ipackets: 0, ipackets6: 0, badlen: 0, badsum: 0, badver: 0, badttl: 0, badvhid: 0, badauth: 0, opackets: 0, opackets6: 0, senderr: 0, ownloops: 0, badreplay: 0, vrrp: 0 });
 
 function setup() {
   const rt = newVhidRt(cfg);
@@ -23,7 +24,7 @@ function setup() {
   const got: ReceivedAdvert[] = [];
   const drops: string[] = [];
   const stats = zero();
-  const sink = { stats, advert: (_i: string, p: ReceivedAdvert) => got.push(p), drop: (_i: string, reason: string) => drops.push(reason) };
+  const sink = { stats, advert: (_i: string, p: ReceivedAdvert) => got.push(p), drop: (_i: string, reason: string) => drops.push(reason), vrrp: () => undefined };
   return { rt, ifr, got, drops, stats, sink };
 }
 
@@ -61,5 +62,20 @@ describe("receivePackets", () => {
     expect(stats).toMatchObject({ ipackets: 5, ipackets6: 1, ownloops: 1, badvhid: 2, badauth: 1, badttl: 1 });
     expect(rt.rx).toEqual({ ownLoops: 1, badauth: 1, badttl: 1, badver: 0, badsum: 0 });
     expect(drops).toEqual(["badvhid", "badvhid", "badauth", "badttl"]);
+  });
+
+  it("counts VRRP adverts as vrrp, not badlen, and tells the sink whether the vrid is one of ours", () => {
+    const { ifr, got, drops, stats } = setup();
+    const seen: [string, number, number, boolean][] = [];
+    const sink = { stats, advert: (_i: string, p: ReceivedAdvert) => got.push(p), drop: (_i: string, reason: string) => drops.push(reason), vrrp: (_i: string, from: string, vrid: number, version: 2 | 3, configured: boolean) => void seen.push([from, vrid, version, configured]) };
+    receivePackets(ifr, [
+      pkt(encodeVrrpV2({ vrid: 7, priority: 100, addresses: ["198.51.100.100"] }), { src: "198.51.100.21" }),
+      pkt(encodeVrrpV3({ vrid: 8, priority: 100, addresses: ["198.51.100.101"], src: "198.51.100.22" }), { src: "198.51.100.22" }),
+      pkt(Buffer.from([0x21, 7, 0, 0])), // too short for either: still badlen
+    ], sink);
+    expect(seen).toEqual([["198.51.100.21", 7, 2, true], ["198.51.100.22", 8, 3, false]]);
+    expect(stats).toMatchObject({ vrrp: 2, badlen: 1 });
+    expect(got).toHaveLength(0);
+    expect(drops).toEqual(["badlen"]);
   });
 });

@@ -30,12 +30,12 @@ vhids:
   it("--anti-replay needs --semantics freebsd on a ucarp-style command line", () => {
     const base = ["-i", "eth0", "-v", "1", "-p", "pw", "-a", "192.0.2.1", "-s", "192.0.2.10"];
     const ok = loadConfigFromArgv([...base, "--semantics", "freebsd", "--anti-replay"]);
-    expect(ok.ok && ok.value.vhids[0].antiReplay).toBe(true);
+    expect(ok.ok && "vhids" in ok.value && ok.value.vhids[0].antiReplay).toBe(true);
     const no = loadConfigFromArgv([...base, "--anti-replay"]);
     expect(no.ok).toBe(false);
     if (!no.ok) expect(no.error).toMatch(/^--anti-replay: needs freebsd semantics \(ucarp sends random counters/);
     const off = loadConfigFromArgv(base);
-    expect(off.ok && off.value.vhids[0].antiReplay).toBe(false);
+    expect(off.ok && "vhids" in off.value && off.value.vhids[0].antiReplay).toBe(false);
   });
 });
 
