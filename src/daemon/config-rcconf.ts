@@ -4,7 +4,8 @@
 //   ifconfig_em0_alias0="inet vhid 1 pass secret advskew 10 alias 192.0.2.50/32"  (FreeBSD 10+)
 //   ifconfig_em0_alias1="inet6 vhid 1 pass secret 2001:db8::50/64"
 //   ifconfig_em0_aliases="inet vhid 1 ... 192.0.2.50/32 inet vhid 2 ... 192.0.2.51/32"
-// with advbase, advskew, pass, peer, peer6, mcast, mcast6, state backup|master, netmask/prefixlen, carpdev.
+// with advbase, advskew, pass, peer, peer6, mcast, mcast6, state backup|master, netmask/prefixlen, carpdev,
+// and FreeBSD 15's VRRPv3 keywords carpver 3, vrrpprio N, vrrpinterval CS.
 // Lines of one vhid on one parent are merged (their parameters must agree). Non-carp lines are ignored;
 // sysctl.conf-style `net.inet.carp.preempt=1` / `net.inet.carp.demotion=N` lines are honoured too.
 import { isIPv4, isIPv6 } from "node:net";
@@ -159,8 +160,13 @@ function parseIfconfigValue(varName: string, value: string): { groups: Omit<Grou
       }
       case "broadcast": next(t); break;
       case "alias": case "add": case "up": break;
-      case "carpver": case "vrrpprio": case "vrrpinterval":
-        return err(`${t}: VRRP mode is not supported`);
+      case "carpver": case "vrrpprio": case "vrrpinterval": {
+        // FreeBSD 15: `carpver 3 vrrpprio N vrrpinterval CS` makes the vhid speak VRRPv3.
+        const v = next(t);
+        if (v === undefined) return err(`${t}: missing value`);
+        g.raw[t === "carpver" ? "version" : t] = v;
+        break;
+      }
       default:
         if (isAddrToken(t)) g.raw.addresses.push(t);
         else return err(`unsupported keyword ${JSON.stringify(t)}`);
@@ -175,7 +181,7 @@ export function parseRcConf(text: string, opts: RcConfOptions = {}): Result<Conf
   const global: RawGlobal = {};
   const merged: Group[] = [];
   const warnings: string[] = [];
-  const setParams = ["password", "advskew", "advbase", "peer", "peer6", "initialState"] as const;
+  const setParams = ["password", "advskew", "advbase", "peer", "peer6", "initialState", "version", "vrrpprio", "vrrpinterval"] as const;
 
   for (const { name, value, line } of a.value) {
     if (name === "net.inet.carp.preempt") {
@@ -226,7 +232,7 @@ export function parseRcConf(text: string, opts: RcConfOptions = {}): Result<Conf
     }
   }
   const word: Record<string, string> = {
-    password: "pass", addresses: "address", initialState: "state", interface: "parent interface",
+    password: "pass", addresses: "address", initialState: "state", interface: "parent interface", version: "carpver",
   };
   for (const [k, v] of Object.entries(opts.global ?? {})) if (v !== undefined) (global as Record<string, unknown>)[k] = v;
   const n = normalizeConfig(

@@ -74,6 +74,10 @@ const OPTS: OptSpec[] = [
   { long: "anti-replay", arg: false, ucarp: false },
   { long: "faultscript", arg: true, ucarp: false },
   { long: "metrics", arg: true, ucarp: false },
+  { long: "vrrp3", arg: false, ucarp: false },
+  { long: "vrrpprio", arg: true, ucarp: false },
+  { long: "vrrpinterval", arg: true, ucarp: false },
+  { long: "vrrp-checksum", arg: true, ucarp: false },
 ];
 
 export const UCARP_USAGE = `Usage: carp [options]   (ucarp-compatible)
@@ -105,6 +109,9 @@ Extras:
   --vmac  --fix-sysctls  --hook-timeout MS  --srcip6 IP  --mcast6 IP  --peer IP  --peer6 IP  --demote N  --demotion N  --carp-name carpN
   --pidfile FILE  --faultscript FILE  --metrics ADDR:PORT
   --anti-replay  refuse replayed or rewritten adverts (needs --semantics freebsd; see README)
+  --vrrp3 [--vrrpprio N] [--vrrpinterval CS] [--vrrp-checksum pseudo|v2]
+                 VRRPv3 mode (FreeBSD carpver 3): priority 1-255 (default 100), interval in centiseconds
+                 (default 100); no authentication in VRRPv3 (see README)
 `;
 
 const FIELD_FLAG: Record<string, string> = {
@@ -115,6 +122,7 @@ const FIELD_FLAG: Record<string, string> = {
   upscript: "--upscript", downscript: "--downscript", faultscript: "--faultscript", metrics: "--metrics", logFormat: "--log-format", facility: "--facility",
   demotion: "--demotion", control: "--control", devdConf: "--devd-conf", initialState: "--state",
   antiReplay: "--anti-replay",
+  version: "--vrrp3", vrrpprio: "--vrrpprio", vrrpinterval: "--vrrpinterval", vrrpChecksum: "--vrrp-checksum",
 };
 const ONE_PEER = "a vhid has one unicast peer, like FreeBSD's peer; use multicast for more nodes";
 
@@ -153,7 +161,7 @@ const VHID_FLAGS = new Set([
   "interface", "srcip", "mcastip", "mcast", "vhid", "pass", "passfile", "preempt", "neutral", "addr", "advbase",
   "advskew", "upscript", "downscript", "deadratio", "shutdown", "ignoreifstate", "nomcast", "xparam",
   "no-manage-vip", "vmac", "semantics", "hook-mode", "hook-timeout", "srcip6", "mcast6", "peer", "peer6", "demote", "carp-name",
-  "faultscript",
+  "faultscript", "vrrp3", "vrrpprio", "vrrpinterval", "vrrp-checksum",
 ]);
 
 /**
@@ -240,6 +248,10 @@ export function parseUcarpArgv(argv: readonly string[]): Result<ParsedArgv> {
       case "anti-replay": out.global.antiReplay = true; break;
       case "faultscript": v.faultscript = s; break;
       case "metrics": out.global.metrics = s; break;
+      case "vrrp3": v.version = 3; break;
+      case "vrrpprio": v.vrrpprio = s; break;
+      case "vrrpinterval": v.vrrpinterval = s; break;
+      case "vrrp-checksum": v.vrrpChecksum = s; break;
     }
     return null;
   };

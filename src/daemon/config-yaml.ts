@@ -19,6 +19,7 @@
 //     nomcast, ignoreIfState, manageVip, carpName, vmac, state (backup|master),
 //     track: [check names] (this vhid only), group: NAME | [NAMES] (demotion groups), preemptDelay: s,
 //     startBackup: bool, garpRefresh: s (0 = off), garpRepeat: n (takeover GARP/NA rounds, default 1),
+//     version: 2|3 (3 = VRRPv3), vrrpprio: 1-255, vrrpinterval: centiseconds, vrrpChecksum: pseudo|v2,
 //     hooks: { up, down, fault, mode: per-vip|all, timeoutMs, xparam, neutral, onShutdown }
 import { createRequire } from "node:module";
 import type * as Yaml from "yaml";
@@ -46,6 +47,7 @@ const VHID_KEYS: Record<string, Kind> = {
   peer6: "string", nomcast: "bool", ignoreIfState: "bool", manageVip: "bool", carpName: "string", vmac: "bool", antiReplay: "bool",
   state: "string", hooks: "object",
   track: "strings", group: "names", preemptDelay: "number", startBackup: "bool", garpRefresh: "number", garpRepeat: "int",
+  version: "int", vrrpprio: "int", vrrpinterval: "int", vrrpChecksum: "string",
 };
 const CHECK_KEYS: Record<string, Kind> = {
   script: "names", interface: "string", file: "string", process: "string", interval: "number", timeout: "number",
@@ -187,6 +189,10 @@ function toRawVhid(obj: Record<string, unknown>, path: string): RawVhid {
   set("startBackup", obj.startBackup as boolean | undefined);
   set("garpRefresh", obj.garpRefresh as number | undefined);
   set("garpRepeat", obj.garpRepeat as number | undefined);
+  set("version", obj.version as number | undefined);
+  set("vrrpprio", obj.vrrpprio as number | undefined);
+  set("vrrpinterval", obj.vrrpinterval as number | undefined);
+  set("vrrpChecksum", s(obj.vrrpChecksum));
   if (obj.hooks !== undefined) {
     const h = obj.hooks as Record<string, unknown>;
     checkKeys(h, HOOK_KEYS, `${path}.hooks`);

@@ -70,6 +70,18 @@ export interface VhidConfig {
   garpRefreshMs?: number;
   /** GARP/NA rounds sent on takeover (keepalived garp_master_repeat); default 1. */
   garpRepeat?: number;
+  /** VRRPv3 mode (FreeBSD `carpver 3`): RFC 5798/9568 adverts instead of CARP; see src/core/vrrp.ts. */
+  vrrp?: VrrpConfig;
+}
+
+/** A version-3 vhid: priority, interval and the IPv4 checksum variant it sends. */
+export interface VrrpConfig {
+  /** 1-254, 255 = address owner (FreeBSD vrrpprio, default 100). */
+  priority: number;
+  /** Advertisement interval in centiseconds, 1-4095 (FreeBSD vrrpinterval, default 100). */
+  intervalCs: number;
+  /** IPv4 checksum: "pseudo" (RFC 5798, with the pseudo-header) or "v2" (keepalived v3_checksum_as_v2). */
+  checksum: "pseudo" | "v2";
 }
 
 /** A named health check (YAML `checks:`); exactly one of script, interface, file, process. */
@@ -180,6 +192,11 @@ export interface RawVhid {
   startBackup?: boolean;
   garpRefresh?: number | string;
   garpRepeat?: number | string;
+  /** 2 = CARP (default), 3 = VRRPv3 (FreeBSD carpver). */
+  version?: number | string;
+  vrrpprio?: number | string;
+  vrrpinterval?: number | string;
+  vrrpChecksum?: string;
 }
 
 export interface RawGlobal {
@@ -348,8 +365,14 @@ function normalizeVhid(
 ): VhidConfig {
   const k = (f: string) => o.keyName(f, idx);
   const readFile = o.readFile ?? ((p: string) => readFileSync(p));
+  const version = r.version === undefined ? 2 : intIn(r.version, k("version"), 2, 3, " (2 = CARP, 3 = VRRPv3)");
+  const v3 = k("version").startsWith("--") ? k("version") : `${k("version")} 3`; // "--vrrp3", "carpver 3"
+  if (version !== 3) {
+    for (const f of ["vrrpprio", "vrrpinterval", "vrrpChecksum"] as const) if (r[f] !== undefined) fail(`${k(f)}: needs VRRPv3 mode (${v3})`);
+  }
 
-  const semantics = (r.semantics ?? o.defaultSemantics ?? "freebsd") as PeerSemantics;
+  // A version-3 vhid keeps freebsd semantics for what CARP and VRRP share (link, demotion, hooks).
+  const semantics = (r.semantics ?? (r.version !== undefined && String(r.version).trim() === "3" ? "freebsd" : o.defaultSemantics) ?? "freebsd") as PeerSemantics;
   if (!SEMANTICS.includes(semantics)) fail(`${k("semantics")}: must be freebsd, openbsd or ucarp, got ${JSON.stringify(r.semantics)}`);
 
   if (r.interface === undefined || r.interface === "") fail(`${k("interface")}: required`);
@@ -377,6 +400,14 @@ function normalizeVhid(
     if (o.longPassword === "refuse") fail(`${pwKey}: at most ${DEFAULTS.maxPasswordBytes} bytes, got ${password.length}`);
     warnings.push(`${pwKey}: ${password.length} bytes, truncated to ${DEFAULTS.maxPasswordBytes} like BSD ifconfig`);
     password = password.subarray(0, DEFAULTS.maxPasswordBytes);
+  }
+  if (version === 3) {
+    if (password.length > 0) fail(`${pwKey}: VRRPv3 has no authentication: remove the password for a ${v3} vhid`);
+    if (r.semantics !== undefined && semantics !== "freebsd") fail(`${k("semantics")}: a ${v3} vhid speaks VRRPv3, not ${semantics} CARP`);
+    for (const f of ["advbase", "advskew", "antiReplay"] as const) {
+      if (r[f] !== undefined) fail(`${k(f)}: CARP only; a ${v3} vhid uses ${k("vrrpinterval")} and ${k("vrrpprio")}`);
+    }
+    if (r.nomcast) fail(`${k("nomcast")}: not available with ${v3}`);
   }
   if (password.length === 0 && semantics === "ucarp") fail(`${k("password")}: required (ucarp peers always authenticate)`);
 
@@ -462,6 +493,15 @@ function normalizeVhid(
   if (r.garpRefresh !== undefined) v.garpRefreshMs = secondsIn(r.garpRefresh, k("garpRefresh"), 0, 86_400);
   if (v.garpRefreshMs !== undefined && v.garpRefreshMs > 0 && v.garpRefreshMs < 100) fail(`${k("garpRefresh")}: at least 0.1 s (or 0 = off)`);
   if (r.garpRepeat !== undefined) v.garpRepeat = intIn(r.garpRepeat, k("garpRepeat"), 1, 100);
+  if (version === 3) {
+    const checksum = r.vrrpChecksum ?? "pseudo";
+    if (checksum !== "pseudo" && checksum !== "v2") fail(`${k("vrrpChecksum")}: must be pseudo or v2, got ${JSON.stringify(r.vrrpChecksum)}`);
+    v.vrrp = {
+      priority: r.vrrpprio === undefined ? 100 : intIn(r.vrrpprio, k("vrrpprio"), 1, 255, " (255 = address owner)"),
+      intervalCs: r.vrrpinterval === undefined ? 100 : intIn(r.vrrpinterval, k("vrrpinterval"), 1, 4095, " centiseconds"),
+      checksum: checksum as "pseudo" | "v2",
+    };
+  }
   if (!v.mcast.match(/^(22[4-9]|23\d)\./)) fail(`${k("mcast")}: not an IPv4 multicast address: ${v.mcast}`);
   if (!v.mcast6.startsWith("ff")) fail(`${k("mcast6")}: not an IPv6 multicast address: ${v.mcast6}`);
   return v;

@@ -110,7 +110,7 @@ describe("errors name the variable and keyword", () => {
     [`ifconfig_em0_alias0="inet vhid 1 advbase 0 192.0.2.50/32"`, "ifconfig_em0_alias0 advbase: must be 1-255, got 0"],
     [`ifconfig_em0_alias0="inet vhid 1 pass x"`, "ifconfig_em0_alias0 address: at least one virtual address is required"],
     [`ifconfig_em0_alias0="inet vhid 1 frobnicate 192.0.2.50/32"`, 'line 1: ifconfig_em0_alias0: unsupported keyword "frobnicate"'],
-    [`ifconfig_em0_alias0="inet vhid 1 carpver 3 192.0.2.50/32"`, "line 1: ifconfig_em0_alias0: carpver: VRRP mode is not supported"],
+    [`ifconfig_em0_alias0="inet vhid 1 carpver 4 192.0.2.50/32"`, "ifconfig_em0_alias0 carpver: must be 2-3 (2 = CARP, 3 = VRRPv3), got 4"],
     [`ifconfig_em0_alias0="inet vhid"`, "line 1: ifconfig_em0_alias0: vhid: missing value"],
     [`ifconfig_em0_alias0="inet vhid 1 state primary 192.0.2.5/32"`, 'line 1: ifconfig_em0_alias0: state: must be backup or master, got "primary"'],
     [`ifconfig_em0_alias0="inet vhid 1 192.0.2.5 netmask 255.0.255.0"`, 'line 1: ifconfig_em0_alias0: netmask: invalid or without an address: "255.0.255.0"'],
