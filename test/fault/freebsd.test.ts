@@ -2,6 +2,7 @@
 // master, VIP answers a third host), unicast v4/v6 across a router (a third namespace routing between two
 // subnets), negative demotion (PR 259528), nd6 NS source (the backup cannot source from the VIP, the
 // master's solicitation maps the VIP to its MAC), switch (forced backup then master are accepted).
+import { execFileSync } from "node:child_process";
 import { describe, expect, test } from "vitest";
 import { labScope, sleep, type LabHost } from "../helpers/netns.js";
 import { requires } from "../helpers/require.js";
@@ -28,7 +29,7 @@ describe.concurrent("FreeBSD carp.sh", () => {
       expect(m).toBeGreaterThanOrEqual(0);
       await sleep(3000);
       expect(await oneMaster(nodes, 0)).toBe(m);
-      expect(w.holders(), JSON.stringify({ all: w.all(), lines: (w as any).procs.map((p: any) => [p.lines, p.errLines]) })).toEqual([m]);
+      expect(w.holders()).toEqual([m]);
       // Equal advskew: whoever times out second sees the first's advert; the loser may have been MASTER
       // for at most the moment it took the advert to arrive.
       const overlap = w.overlapMs(t0);
@@ -158,12 +159,11 @@ describe.concurrent("FreeBSD carp.sh", () => {
     expect(await state(n)).toBe("MASTER");
     await sleep(500);
     expect(h.addresses()).toContain(VIP4);
-    expect(flaps([n], t0), n.p.lines.slice(-6).join("\n")).toEqual(["0:MASTER->BACKUP", "0:BACKUP->MASTER"]);
+    expect(flaps([n], t0)).toEqual(["0:MASTER->BACKUP", "0:BACKUP->MASTER"]);
     expect(await alive(n)).toBe(true);
   });
 });
 
-import { execFileSync } from "node:child_process";
 function execSw(ns: string, args: string[]): string {
   return execFileSync("ip", ["-n", ns, ...args], { encoding: "utf8" });
 }

@@ -1,6 +1,7 @@
 // The master frozen (SIGSTOP 10 s, then SIGCONT) and the master's carrier lost for 10 s (the bridge end
 // of its veth down). Each: no crash, the states, one step-down and no second flap, and the time with
 // the VIP on two hosts. Two daemons with default options (the backup has advskew 100).
+import { execFileSync } from "node:child_process";
 import { describe, expect, test } from "vitest";
 import { labScope, sleep, waitFor } from "../helpers/netns.js";
 import { requires } from "../helpers/require.js";
@@ -57,7 +58,7 @@ describe.concurrent("freeze and carrier loss", () => {
     expect(await oneMaster(nodes, 10_000)).toBe(0);
     const w = await VipWatch.start([a, b], VIP4);
     const t0 = Date.now();
-    await import("node:child_process").then((cp) => cp.execFileSync("ip", ["-n", l.bridgeNs, "link", "set", "ph0", "down"]));
+    execFileSync("ip", ["-n", l.bridgeNs, "link", "set", "ph0", "down"]); // a's eth0 loses its carrier
     const init = await na.p.waitState("INIT", 5000, t0);
     const took = await nb.p.waitState("MASTER", 8000, t0);
     expect(await waitFor(async () => (await state(na)) === "INIT", 2000)).toBe(true);
@@ -65,7 +66,7 @@ describe.concurrent("freeze and carrier loss", () => {
     expect(st.ledger.some((e) => /ifdown/.test(String(e.source)))).toBe(true);
     await sleep(Math.max(0, t0 + FREEZE_MS - Date.now()));
     const tUp = Date.now();
-    await import("node:child_process").then((cp) => cp.execFileSync("ip", ["-n", l.bridgeNs, "link", "set", "ph0", "up"]));
+    execFileSync("ip", ["-n", l.bridgeNs, "link", "set", "ph0", "up"]);
     await na.p.waitState("BACKUP", 8000, tUp);
     await sleep(5000);
     // No preempt by default: b keeps the VIP, a is BACKUP with its ifdown demotion gone.

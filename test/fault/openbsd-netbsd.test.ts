@@ -67,7 +67,7 @@ describe.concurrent("NetBSD carp handover", () => {
       if (how === "halt") {
         // A halted machine: the daemon dies and nothing answers on its port any more.
         nm.p.kill("SIGKILL");
-        l.hosts && m.exec("ip", ["link", "set", "eth0", "down"]);
+        m.exec("ip", ["link", "set", "eth0", "down"]);
       } else {
         m.exec("ip", ["link", "set", "eth0", "down"]);
       }
