@@ -82,7 +82,12 @@ export async function run(argv: string[]): Promise<number> {
   // A daemon that dies for any reason bows out and deletes the VIPs it holds first (node.abort: synchronous
   // netlink), then exits 1 with one line. SIGKILL cannot be caught: the next start removes what it left.
   const fatal = (what: string, e: unknown) => {
-    const line = node.abort(`fatal: ${what}: ${oneLine(e)}`) ?? `fatal: ${what}: ${oneLine(e)}`;
+    let line = `fatal: ${what}: ${oneLine(e)}`;
+    try {
+      line = node.abort(line) ?? line;
+    } catch (x) {
+      line += `; cleanup failed: ${oneLine(x)}`;
+    }
     process.stderr.write(`carp: ${line}\n`);
     process.exit(1);
   };
