@@ -22,7 +22,7 @@ import type { Config, VhidConfig } from "./config.js";
 import { EffectExecutor } from "./effects.js";
 import { EventLog } from "./events.js";
 import { MetricsServer, type MetricsInput } from "./metrics.js";
-import { buildAuth, closeInterface, ensureSockets, newVhidRt, ownAddresses, vhidParams, type IfRt, type VhidRt } from "./interfaces.js";
+import { buildAuth, closeInterface, ensureSockets, newVhidRt, ownAddresses, vhidParams, vipInterface, type IfRt, type VhidRt } from "./interfaces.js";
 import { Announcer, interfaceInfo } from "./l2.js";
 import { Logger, epochMs, type LogEntry } from "./log.js";
 import { receivePackets } from "./receive.js";
@@ -441,7 +441,7 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     for (const ifr of this.ifs.values()) {
       for (const rt of ifr.vhids.values()) {
         if (this.core.get(rt.ref)?.state !== "MASTER") continue;
-        if (rt.cfg.manageVip) drop.push({ ifname: ifr.name, vips: rt.cfg.addresses });
+        if (rt.cfg.manageVip) drop.push({ ifname: vipInterface(ifr, rt), vips: rt.cfg.addresses }); // vmac: the macvlan, also removed by closeAll
         this.core.command(rt.ref, { op: "stop", graceful: true }, now);
         for (let t = this.core.pollTransmit(); t; t = this.core.pollTransmit()) {
           if (!t.bowOut) continue;
