@@ -135,7 +135,7 @@ export class Cluster {
           this.badvhid++;
           return undefined;
         }
-        return this.stepVhid(e, { kind: "advert", from: input.from, family: input.family, header: input.header }, now);
+        return this.stepVhid(e, { kind: "advert", from: input.from, family: input.family, header: input.header, ...(input.vrrp ? { vrrp: input.vrrp } : {}) }, now);
       }
       case "link":
         for (const e of this.list()) if (e.ref.ifname === input.ifname) this.stepVhid(e, { kind: "link", up: input.up }, now);

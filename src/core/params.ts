@@ -1,6 +1,7 @@
 // VhidParams defaults and validation (carp-protocol.md §5). Errors are returned as one-line messages.
 import type { PeerSemantics } from "../protocol/types.js";
 import type { ResolvedParams, Result, VhidParams } from "./types.js";
+import { vrrpParamsErrors } from "./vrrp.js";
 
 const SEMANTICS: readonly PeerSemantics[] = ["freebsd", "openbsd", "ucarp"];
 
@@ -55,6 +56,7 @@ export function resolveParams(p: VhidParams): Result<ResolvedParams> {
     preemptDelayMs: p.preemptDelayMs ?? 0,
     startBackup: p.startBackup ?? false,
     antiReplay: p.antiReplay ?? false,
+    vrrp: p.vrrp ?? null,
   };
   checkRange(errors, "vhid", r.vhid, 1, 255);
   const eb = advbaseError(semantics, r.advbase);
@@ -87,6 +89,11 @@ export function resolveParams(p: VhidParams): Result<ResolvedParams> {
   if (typeof r.antiReplay !== "boolean") errors.push("antiReplay must be true or false");
   else if (r.antiReplay && semantics !== "freebsd") {
     errors.push(`antiReplay needs freebsd semantics: ${semantics === "openbsd" ? "OpenBSD sends a constant cookie" : "ucarp sends random counters"}, not a rising counter`);
+  }
+  if (r.vrrp !== null) {
+    errors.push(...vrrpParamsErrors(r.vrrp));
+    if (semantics !== "freebsd") errors.push("vrrp needs freebsd semantics (the CARP flavour does not apply to VRRPv3)");
+    if (r.antiReplay) errors.push("antiReplay is CARP only: VRRPv3 adverts carry no counter");
   }
   return errors.length ? { ok: false, errors } : { ok: true, value: r };
 }

@@ -1,5 +1,6 @@
 // Plain data of the sans-I/O election core: parameters, inputs, actions, status. No behaviour here.
 import type { CarpHeader, IpFamily, PeerSemantics } from "../protocol/types.js";
+import type { VrrpAdvertInfo, VrrpParams } from "./vrrp.js";
 
 export type CarpState = "INIT" | "BACKUP" | "MASTER";
 
@@ -30,6 +31,8 @@ export interface VhidParams {
   groups?: string[]; // demotion groups (OpenBSD carpdemote): ledger entries of these groups also apply; default []
   preemptDelayMs?: number; // after start or after our demotion drops, do not preempt for this long; default 0
   startBackup?: boolean; // after start, never preempt a live master until we have been MASTER once; default false
+  // VRRPv3 mode (vrrp.ts): priority and interval replace advbase/advskew, adverts carry `vrrp`. Default null (CARP).
+  vrrp?: VrrpParams | null;
 }
 
 /** VhidParams with every default filled in and validated. */
@@ -42,6 +45,7 @@ export interface AdvertOut {
   advskew: number; // as advertised, demotion included
   demote: number; // byte 4: OpenBSD demote count, 0 otherwise
   counter: bigint;
+  vrrp?: VrrpAdvertInfo; // VRRPv3 mode: priority (0 = bow-out) and interval to send
 }
 
 /** A received packet, already decoded, checksummed, TTL-checked and authenticated. */
@@ -49,6 +53,7 @@ export interface ReceivedAdvert {
   from: string;
   family: IpFamily;
   header: CarpHeader;
+  vrrp?: VrrpAdvertInfo; // a VRRPv3 advert (header.vhid is its vrid; the rest of header is unused)
 }
 
 export type Command =
@@ -99,6 +104,7 @@ export interface LastMaster {
   advskew: number;
   demote: number;
   bowOut: boolean;
+  vrrp?: { priority: number; intervalCs: number }; // VRRPv3: what the last advert said
 }
 
 /** carpstats-like counters for what the core itself sees. */
@@ -151,6 +157,7 @@ export interface VhidState {
   readonly stats: Readonly<VhidStats>;
   readonly preemptHoldUntil: number | null; // preemptDelay: no preemption before this time
   readonly bootHold: boolean; // startBackup: no preemption until MASTER once
+  readonly vrrpMasterCs?: number; // VRRPv3: Master_Adver_Interval (learned from the MASTER), centiseconds
 }
 
 export interface StepResult {
@@ -183,6 +190,8 @@ export interface VhidStatus {
   preemptHoldUntil: number | null;
   bootHold: boolean;
   groups: string[];
+  /** VRRPv3 mode: configured and effective priority, own and learned (Master_Adver_Interval) interval. */
+  vrrp?: { priority: number; effectivePriority: number; intervalCs: number; masterIntervalCs: number; masterDownUs: number };
 }
 
 /** One vhid of a process: vhid numbers are per interface. `ifname` may be "" in single-interface uses. */

@@ -5,6 +5,17 @@ import type { IpFamily } from "../protocol/types.js";
 import { decideAsBackup, decideAsMaster, isBowOut, type OurSide } from "./election.js";
 import { advbaseError, advskewError, isIPv4, resolveParams } from "./params.js";
 import { advertIntervalUs, BOW_OUT, MAX_SKEW, masterDownUs, usToMs, willTimeOutUs } from "./timing.js";
+import {
+  primaryAddress,
+  VRRP_BOW_OUT,
+  VRRP_OWNER,
+  vrrpDecideAsBackup,
+  vrrpDecideAsMaster,
+  vrrpEffectivePriority,
+  vrrpIntervalUs,
+  vrrpMasterDownUs,
+  vrrpSkewUs,
+} from "./vrrp.js";
 import type {
   Action,
   AdvertOut,
@@ -91,6 +102,7 @@ export function createVhid(params: VhidParams, init: VhidInit): Result<VhidState
       stats: zeroStats(),
       preemptHoldUntil: null,
       bootHold: false,
+      ...(r.value.vrrp ? { vrrpMasterCs: r.value.vrrp.intervalCs } : {}),
     },
   };
 }
@@ -144,9 +156,15 @@ function ourSide(s: VhidState): OurSide {
   };
 }
 
-/** Master-down timeout in µs: own advbase, raw advskew (ucarp: suppressed skew). */
+/** VRRPv3: the priority advertised and compared with (demotion lowers it), or null for a CARP vhid. */
+export function vrrpPriority(s: VhidState): number | null {
+  return s.params.vrrp ? vrrpEffectivePriority(s.params.vrrp.priority, totalDemotion(s)) : null;
+}
+
+/** Master-down timeout in µs: own advbase, raw advskew (ucarp: suppressed skew). VRRPv3: 3 * learned interval + skew. */
 export function masterDownFor(s: VhidState): number {
   const p = s.params;
+  if (p.vrrp) return vrrpMasterDownUs(vrrpPriority(s)!, s.vrrpMasterCs ?? p.vrrp.intervalCs);
   const skew = p.semantics === "ucarp" ? effectiveAdvskew(s) : p.advskew;
   return masterDownUs(p.semantics, p.advbase, skew, p.deadratio);
 }
@@ -154,6 +172,7 @@ export function masterDownFor(s: VhidState): number {
 /** Advertisement interval in µs. `first`: the arming right after takeover, which FreeBSD does with the raw skew. */
 export function advertIntervalFor(s: VhidState, first = false): number {
   const p = s.params;
+  if (p.vrrp) return vrrpIntervalUs(p.vrrp.intervalCs);
   const skew = p.semantics === "openbsd" || (first && p.semantics === "freebsd") ? p.advskew : effectiveAdvskew(s);
   return advertIntervalUs(p.semantics, p.advbase, skew);
 }
@@ -228,8 +247,9 @@ class Step {
         advbase: bowOut ? BOW_OUT : s.params.advbase,
         advskew: bowOut ? BOW_OUT : effectiveAdvskew(s),
         demote: demoteByte(s),
-        counter: this.nextCounter(),
+        counter: s.params.vrrp ? 0n : this.nextCounter(),
       };
+      if (s.params.vrrp) advert.vrrp = { priority: bowOut ? VRRP_BOW_OUT : vrrpPriority(s)!, intervalCs: s.params.vrrp.intervalCs };
       if (family === 4) this.stats.opackets++;
       else this.stats.opackets6++;
       this.actions.push({ kind: "send", family, advert, bowOut });
@@ -252,6 +272,13 @@ class Step {
     if (!s.linkUp) {
       this.log("info", `vhid ${s.params.vhid}: waiting for the interface to come up`);
       return;
+    }
+    if (s.params.vrrp && s.state === "INIT") {
+      s.vrrpMasterCs = s.params.vrrp.intervalCs; // RFC 9568 §6.4.1: Master_Adver_Interval := Advertisement_Interval
+      if (vrrpPriority(s) === VRRP_OWNER) {
+        this.becomeMaster(`${reason}; address owner (priority 255)`);
+        return;
+      }
     }
     if (s.state === "INIT") this.setState("BACKUP", reason);
     if (s.state === "BACKUP") this.armMasterDown();
@@ -374,6 +401,10 @@ function onAdvert(st: Step, pkt: ReceivedAdvert): void {
     st.stats.ownLoops++; // our own advert looped back: never an election input
     return;
   }
+  if (p.vrrp || pkt.vrrp) {
+    onVrrpAdvert(st, pkt);
+    return;
+  }
   if (p.antiReplay && !replayFresh(st, pkt)) return;
   // FreeBSD and ucarp store the peer's counter before running the state machine.
   if (p.semantics !== "openbsd") {
@@ -438,6 +469,49 @@ function onAdvert(st: Step, pkt: ReceivedAdvert): void {
         ? `taking over from more-demoted master ${peer} (demote ${h.demote} > ${demoteByte(s)})`
         : `master will time out: ${peer}`;
   st.becomeMaster(reason);
+}
+
+/** VRRPv3 (RFC 9568 §6.4.2, §6.4.3) for a version-3 vhid; a CARP advert there (or VRRP at a CARP vhid) is ignored. */
+function onVrrpAdvert(st: Step, pkt: ReceivedAdvert): void {
+  const s = st.s;
+  const p = s.params;
+  const v = pkt.vrrp;
+  if (!p.vrrp || !v) {
+    st.log("debug", `vhid ${p.vhid}: ${v ? "VRRPv3" : "CARP"} advert from ${pkt.from} ignored: this vhid speaks ${p.vrrp ? "VRRPv3" : "CARP"}`);
+    return;
+  }
+  const bowOut = v.priority === VRRP_BOW_OUT;
+  if (bowOut) st.stats.bowOutsReceived++;
+  s.lastMaster = { address: pkt.from, family: pkt.family, at: st.now, advbase: 0, advskew: 0, demote: 0, bowOut, vrrp: { priority: v.priority, intervalCs: v.intervalCs } };
+  const ours = vrrpPriority(s)!;
+  const peer = `${pkt.from} (priority ${v.priority}, interval ${v.intervalCs} cs)`;
+  if (s.state === "MASTER") {
+    const d = vrrpDecideAsMaster({ priority: ours, address: primaryAddress(p.ownAddresses, pkt.family) }, { priority: v.priority, from: pkt.from });
+    if (d.kind === "advertise") {
+      st.sendAdverts();
+      st.arm("advertise", advertIntervalFor(s));
+    } else if (d.kind === "stepDown") {
+      s.vrrpMasterCs = v.intervalCs;
+      const note = totalDemotion(s) !== 0 ? ` (our priority ${ours}: demoted by ${totalDemotion(s)})` : "";
+      st.becomeBackup(
+        (d.why === "higherPriority" ? `higher priority advertised by ${peer}` : `equal priority from ${peer} with a higher primary address`) + note,
+      );
+    }
+    return;
+  }
+  if (s.state !== "BACKUP") return;
+  const d = vrrpDecideAsBackup({ priority: ours, preempt: p.preempt }, { priority: v.priority });
+  if (d.kind === "bowOut") {
+    s.bowOutFrom = pkt.from;
+    // Master_Down_Timer := Skew_Time (of the interval we last learned), per family like the CARP timers.
+    for (const f of [pkt.family]) st.arm(f === 4 ? "masterDown4" : "masterDown6", vrrpSkewUs(ours, s.vrrpMasterCs ?? p.vrrp.intervalCs));
+  } else if (d.kind === "restart") {
+    s.bowOutFrom = null;
+    s.vrrpMasterCs = v.intervalCs;
+    st.armMasterDown(pkt.family);
+  } else {
+    st.log("debug", `vhid ${p.vhid}: preempt: ignoring the lower priority master ${peer} (priority ${ours} here)`);
+  }
 }
 
 /**
@@ -580,12 +654,14 @@ function onCommand(st: Step, c: Command): string | undefined {
       }
       return;
     case "setAdvskew": {
+      if (p.vrrp) return `vhid ${p.vhid} speaks VRRPv3: it has a priority, not an advskew`;
       const e = advskewError(p.semantics, c.value);
       if (e) return e;
       s.params = { ...p, advskew: c.value };
       return;
     }
     case "setAdvbase": {
+      if (p.vrrp) return `vhid ${p.vhid} speaks VRRPv3: it has an interval in centiseconds, not an advbase`;
       const e = advbaseError(p.semantics, c.value);
       if (e) return e;
       if (p.semantics === "ucarp" && c.value === 0 && p.advskew === 0) return "advbase and advskew cannot both be 0";
@@ -623,6 +699,7 @@ function onSet(st: Step, c: Extract<Command, { op: "set" }>): string | undefined
   const p = s.params;
   const advbase = c.advbase ?? p.advbase;
   const advskew = c.advskew ?? p.advskew;
+  if (p.vrrp && (c.advbase !== undefined || c.advskew !== undefined)) return `vhid ${p.vhid} speaks VRRPv3: it has a priority and an interval, not advbase/advskew`;
   if (c.advbase !== undefined) {
     const e = advbaseError(p.semantics, c.advbase);
     if (e) return `advbase: ${e}`;
@@ -665,6 +742,17 @@ export function status(s: VhidState): VhidStatus {
     counter: s.counter,
     antiReplay: s.params.antiReplay,
     replayHigh: s.replay.high,
+    ...(s.params.vrrp
+      ? {
+          vrrp: {
+            priority: s.params.vrrp.priority,
+            effectivePriority: vrrpPriority(s)!,
+            intervalCs: s.params.vrrp.intervalCs,
+            masterIntervalCs: s.vrrpMasterCs ?? s.params.vrrp.intervalCs,
+            masterDownUs: masterDownFor(s),
+          },
+        }
+      : {}),
     replayWarning: s.replay.warned.length ? `adverts from ${s.replay.warned.join(", ")} do not carry rising counters (antiReplay ignores them)` : null,
     timers: { ...s.timers },
     lastMaster: s.lastMaster ? { ...s.lastMaster } : null,
