@@ -54,9 +54,29 @@ export class EffectExecutor {
     }
   }
 
-  /** Queues `job` on the vhid's chain (after everything queued before it). */
+  /** Jobs queued or running per vhid. */
+  private readonly busy = new WeakMap<VhidRt, number>();
+
+  /**
+   * Queues `job` on the vhid's chain (after everything queued before it). On an idle chain the job starts
+   * at once: the synchronous part of a takeover (the netlink add of the VIPs) runs before the caller goes
+   * on to log the transition, not a microtask later behind that work.
+   */
   after(rt: VhidRt, job: () => unknown): Promise<unknown> {
-    const p = rt.chain.then(job).catch((e) => this.host.log.error(`vhid ${rt.cfg.vhid}@${rt.ref.ifname}: ${(e as Error).message}`));
+    const n = this.busy.get(rt) ?? 0;
+    this.busy.set(rt, n + 1);
+    let started: Promise<unknown>;
+    if (n > 0) started = rt.chain.then(job);
+    else {
+      try {
+        started = Promise.resolve(job());
+      } catch (e) {
+        started = Promise.reject(e);
+      }
+    }
+    const p = started
+      .catch((e) => this.host.log.error(`vhid ${rt.cfg.vhid}@${rt.ref.ifname}: ${(e as Error).message}`))
+      .finally(() => this.busy.set(rt, (this.busy.get(rt) ?? 1) - 1));
     rt.chain = p;
     return p;
   }

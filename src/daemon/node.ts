@@ -21,7 +21,7 @@ import { VirtualMacLink, VmacFrameSender, vmacName } from "../host/vmac.js";
 import type { Config, VhidConfig } from "./config.js";
 import { EffectExecutor } from "./effects.js";
 import { EventLog } from "./events.js";
-import { MetricsServer, type MetricsInput } from "./metrics.js";
+import type { MetricsInput, MetricsServer } from "./metrics.js";
 import { buildAuth, closeInterface, ensureSockets, newVhidRt, ownAddresses, vhidParams, vipInterface, type IfRt, type VhidRt } from "./interfaces.js";
 import { Announcer, interfaceInfo } from "./l2.js";
 import { Logger, epochMs, type LogEntry } from "./log.js";
@@ -32,7 +32,7 @@ import { CheckRunner } from "./checks.js";
 import { planReload, vhidKey } from "./reload.js";
 import { findStatus, ledgerReport, statusLine, vhidReport } from "./report.js";
 import { SyslogWriter } from "./syslog.js";
-import { CoreTimer, realClock, type Wake } from "./timer.js";
+import { CoreTimer, RxClock, realClock, type Wake } from "./timer.js";
 import { encodeAdvert, sendAdvert } from "./transmit.js";
 import { CarpNodeError, type CarpNodeOptions, type CarpStats, type NodeStatus, type SetRequest, type TransitionEvent, type VhidReport } from "./types.js";
 
@@ -43,6 +43,8 @@ export type { CarpNodeOptions, CarpStats, LedgerEntry, NodeStatus, SetRequest, T
 /** Big advert passes wake up to 5 ms early, 0.02 ms per advert (see timer.ts). */
 const ADVERT_LEAD_MS = 5;
 const ADVERT_STEP_MS = 0.02;
+/** A master-down deadline wakes this early and busy-waits the rest (timer.ts), for a prompt takeover. */
+const MASTER_DOWN_SPIN_MS = 1.5;
 
 const zeroStats = (): CarpStats => ({
   ipackets: 0, ipackets6: 0, badlen: 0, badsum: 0, badver: 0, badttl: 0, badvhid: 0, badauth: 0,
@@ -69,6 +71,7 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
   private readonly hooks: HookRunner;
   private readonly effects: EffectExecutor;
   private readonly timer: CoreTimer;
+  private readonly rxClock: RxClock;
   private devd: DevdRunner | null = null;
   private started = false;
   private stopping = false;
@@ -95,7 +98,8 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     super();
     this.config = config;
     this.now = opts.now ?? (() => performance.now());
-    this.timer = new CoreTimer(this.core, (w) => this.onWake(w), realClock(this.now), { perAdvertMs: ADVERT_STEP_MS, maxLeadMs: ADVERT_LEAD_MS });
+    this.timer = new CoreTimer(this.core, (w) => this.onWake(w), realClock(this.now), { perAdvertMs: ADVERT_STEP_MS, maxLeadMs: ADVERT_LEAD_MS, spinMs: MASTER_DOWN_SPIN_MS });
+    this.rxClock = new RxClock(this.now);
     this.log = new Logger(config.logFormat, config.debug, opts.logSink, (e) => {
       this.syslog?.write(e.level, e.msg);
       this.emit("log", e);
@@ -379,7 +383,8 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
 
   private onPackets(ifr: IfRt, batch: ReceivedPacket[]): void {
     if (!this.started || this.stopping) return;
-    const now = this.now();
+    // The adverts count from their kernel receive time (the newest packet's), not from when we woke up.
+    const now = this.now() - (batch.length ? this.rxClock.age(batch[batch.length - 1].time) : 0);
     receivePackets(ifr, batch, {
       stats: this.carpstats,
       advert: (ifname, pkt) => {
@@ -643,6 +648,7 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
   }
 
   private async startMetrics(cfg: Config): Promise<void> {
+    const { MetricsServer } = await import("./metrics.js"); // node:http only when metrics are on (start-up time)
     const m = new MetricsServer(cfg.metrics!, () => this.metricsSnapshot());
     const err = await m.start();
     if (err) throw new CarpNodeError(`--metrics: ${err}`, "runtime");

@@ -4,7 +4,9 @@
 // Big advert passes: when many advertise deadlines fall due together, the timer wakes up to maxLeadMs
 // (perAdvertMs per advert) before them; the caller runs the core for the whole pass (advertiseUntil =
 // the deadline), encodes and signs every advert, waits out the rest of the lead and sends them back to
-// back, so the wire timing does not carry the cost of 255 core steps. Master-down timers are never early.
+// back, so the wire timing does not carry the cost of 255 core steps. Master-down timers never run early:
+// with spinMs the timer wakes that much before a master-down deadline and busy-waits the rest, so a
+// takeover does not carry setTimeout's whole-ms rounding and part of a busy host's wake-up latency.
 
 /** Deadlines this close (ms) after the wake-up run in the same pass (setTimeout has 1 ms granularity). */
 export const COALESCE_MS = 0.5;
@@ -31,6 +33,8 @@ export interface Deadlines {
 export interface LeadOptions {
   perAdvertMs: number;
   maxLeadMs: number;
+  /** Wake this many ms before a deadline that is not an advert (master-down) and busy-wait to it. */
+  spinMs?: number;
 }
 
 /** One pass: `now` and `advertiseUntil` for handleTimeout; `sendAt` is when the pass's adverts are due. */
@@ -44,6 +48,7 @@ export class CoreTimer {
   private handle: unknown = null;
   private wakeAt = Infinity;
   private planned = Infinity;
+  private spinning = false;
   private stopped = false;
 
   constructor(
@@ -59,15 +64,20 @@ export class CoreTimer {
     let planned = this.core.pollTimeout();
     if (planned === undefined) return this.clear();
     let wake = planned;
-    const adv = this.lead.maxLeadMs > 0 ? this.core.nextAdvertise() : undefined;
-    if (adv !== undefined) {
+    const spin = this.lead.spinMs ?? 0;
+    const adv = this.lead.maxLeadMs > 0 || spin > 0 ? this.core.nextAdvertise() : undefined;
+    let spinning = spin > 0 && planned !== adv;
+    if (spinning) wake = planned - spin; // a master-down deadline: wake early, spin the last bit
+    if (adv !== undefined && this.lead.maxLeadMs > 0) {
       const early = adv - Math.min(this.lead.maxLeadMs, this.lead.perAdvertMs * this.core.advertsDue(adv + COALESCE_MS));
       if (early < wake) {
         wake = early;
         planned = adv;
+        spinning = false;
       }
     }
     if (this.handle !== null && wake === this.wakeAt && planned === this.planned) return;
+    this.spinning = spinning;
     this.clear();
     this.wakeAt = wake;
     this.planned = planned;
@@ -92,11 +102,41 @@ export class CoreTimer {
     this.handle = null;
     this.wakeAt = Infinity;
     this.planned = Infinity;
-    const real = this.clock.now();
+    let real = this.clock.now();
+    // Woken early for a master-down deadline (spinMs): wait out the rest (at most spinMs + 1 ms).
+    if (this.spinning && planned - real <= (this.lead.spinMs ?? 0) + 1) while ((real = this.clock.now()) < planned);
     try {
       this.fire({ now: real + COALESCE_MS, advertiseUntil: Math.max(real, planned) + COALESCE_MS, sendAt: planned });
     } finally {
       this.reschedule();
     }
+  }
+}
+
+/** Receive ages beyond this are taken as this (a packet that waited longer is treated as this late). */
+export const RX_AGE_MAX_MS = 20;
+
+/**
+ * How long ago the kernel stamped a received packet, on the daemon's monotonic ms clock. The core runs
+ * an advert at its arrival time (the kernels run carp_input in the receive path), so a busy host that
+ * wakes us a few ms after the advert arrived does not push the master-down deadline back by that much.
+ * The stamps are wall-clock (SO_TIMESTAMPNS): the wall − monotonic offset is tracked from Date.now()
+ * (whole ms, so the offset is kept as the largest sample, within 0.5 ms); a clock step gives age 0.
+ */
+export class RxClock {
+  private off = NaN;
+
+  constructor(
+    private readonly mono: () => number,
+    private readonly wall: () => number = Date.now,
+  ) {}
+
+  age(stampEpochMs: number): number {
+    const m = this.mono();
+    const sample = this.wall() - m; // the true offset lies in [sample, sample + 1)
+    this.off = Number.isNaN(this.off) || Math.abs(sample - this.off) > 2 ? sample + 0.5 : Math.max(this.off, sample);
+    const a = m + this.off - stampEpochMs;
+    if (!(a > -2 && a < 1000)) return 0; // no stamp, or the wall clock stepped
+    return Math.min(RX_AGE_MAX_MS, Math.max(0, a));
   }
 }

@@ -118,10 +118,23 @@ export class VipManager {
     this.nl = Netlink.for(o.netns);
   }
 
-  /** Serializes state-file read-modify-write cycles. */
+  private pending = 0;
+
+  /**
+   * Serializes state-file read-modify-write cycles. With nothing pending, `fn` starts at once, so a
+   * takeover's netlink add happens in the caller's turn rather than a microtask later.
+   */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.chain.then(fn);
-    this.chain = next.catch(() => undefined);
+    let next: Promise<T>;
+    if (this.pending++ > 0) next = this.chain.then(fn);
+    else {
+      try {
+        next = fn();
+      } catch (e) {
+        next = Promise.reject(e);
+      }
+    }
+    this.chain = next.catch(() => undefined).finally(() => this.pending--);
     return next;
   }
 

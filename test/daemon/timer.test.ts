@@ -2,7 +2,7 @@
 // no drift, one pending wake-up for many vhids, and the early wake-up of big advert passes.
 import { describe, expect, it } from "vitest";
 import { Cluster, MAX_CATCH_UP_MS } from "../../src/core/index.js";
-import { CoreTimer, type TimerClock, type Wake } from "../../src/daemon/timer.js";
+import { CoreTimer, RX_AGE_MAX_MS, RxClock, type TimerClock, type Wake } from "../../src/daemon/timer.js";
 
 /** A manual clock: setTimeout callbacks run when advance() passes their (integer ms) wake time plus `lateness`. */
 function fakeClock(lateness: () => number) {
@@ -110,6 +110,36 @@ describe("CoreTimer", () => {
     expect(d.wakes[0].real).toBeGreaterThanOrEqual(999);
   });
 
+  it("spinMs: a master-down wakes that much early and busy-waits to its deadline; adverts do not spin", () => {
+    const c = new Cluster();
+    c.add("eth0", { vhid: 1, vips: { v4: 1, v6: 0 } }, { counter: 1n });
+    c.command({ ifname: "eth0", vhid: 1 }, { op: "start" }, 0);
+    const deadline = c.pollTimeout()!; // master-down (3 s + skew)
+    let t = 0;
+    let spinning = false;
+    const asked: number[] = [];
+    let wake: (() => void) | null = null;
+    const clock: TimerClock = {
+      now: () => (spinning ? (t += 0.01) : t), // the clock moves while the timer busy-waits
+      setTimeout: (fn, ms) => (asked.push(ms), (wake = fn)),
+      clearTimeout: () => (wake = null),
+    };
+    const fired: { now: number; real: number }[] = [];
+    const timer = new CoreTimer(c, (w) => (fired.push({ now: w.now, real: t }), c.handleTimeout(w.now, w.advertiseUntil)), clock, { perAdvertMs: 0, maxLeadMs: 0, spinMs: 1.5 });
+    timer.reschedule();
+    expect(asked[0]).toBe(Math.ceil(deadline - 1.5));
+    t = asked[0] - 0.2; // woken a little before the (rounded) time, as libuv may
+    spinning = true;
+    wake!();
+    spinning = false;
+    expect(fired[0].real).toBeGreaterThanOrEqual(deadline);
+    expect(fired[0].real).toBeLessThan(deadline + 0.05);
+    expect(c.get({ ifname: "eth0", vhid: 1 })!.state).toBe("MASTER");
+    // Now MASTER: the next deadline is an advert, which is not spun for (asked for at its full delay).
+    expect(asked.at(-1)).toBe(Math.ceil(c.pollTimeout()! - t));
+    timer.stop();
+  });
+
   it("stop() leaves nothing pending", () => {
     const c = masters(3);
     const { timer, pendingCount, advance, wakes } = driven(c, () => 0);
@@ -117,5 +147,22 @@ describe("CoreTimer", () => {
     expect(pendingCount()).toBe(0);
     advance(5000);
     expect(wakes).toEqual([]);
+  });
+});
+
+describe("RxClock", () => {
+  it("gives a packet's age from its kernel (wall-clock) stamp, within 0.5 ms, clamped, 0 on a clock step", () => {
+    let mono = 5000.3;
+    let wall = 1_800_000_000_123.9; // Date.now() reports whole ms
+    const rx = new RxClock(() => mono, () => Math.floor(wall));
+    expect(Math.abs(rx.age(wall - 3.25) - 3.25)).toBeLessThanOrEqual(0.5);
+    mono += 10.6;
+    wall += 10.6; // a second sample narrows the offset
+    expect(Math.abs(rx.age(wall - 1) - 1)).toBeLessThanOrEqual(0.5);
+    expect(rx.age(wall + 0.4)).toBe(0); // stamped "after" now by rounding: never negative
+    expect(rx.age(wall - 500)).toBe(RX_AGE_MAX_MS);
+    expect(rx.age(Number.NaN)).toBe(0);
+    wall += 3_600_000; // the wall clock steps an hour: the offset is re-learnt, not a huge age
+    expect(rx.age(wall - 2)).toBeLessThanOrEqual(2.5);
   });
 });
