@@ -251,7 +251,7 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     for (const rt of ifr.vhids.values()) this.attachVmac(ifr, rt);
     ensureSockets(ifr, (i, b) => this.onPackets(i, b));
     // Open the injection handle now, so the first GARP after a takeover does not pay for opening it.
-    const pre = ifr.announcer.prepare();
+    const pre = ifr.announcer.prepare(list.flatMap((v) => v.addresses));
     if (pre) this.log.warn(pre);
     link.on("error", (m: string) => this.log.warn(m)); // before start(): see vipWatcher
     const st = await link.start();
@@ -394,6 +394,8 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
         this.carpstats.badreplay += (this.core.get(ref)?.stats.badreplay ?? 0) - before;
       },
       vrrp: (ifname, from, vrid, version, configured) => this.onVrrp(ifname, from, vrid, version, configured),
+      vrrpPeer: (ifname, from, vrid, checksum) =>
+        this.log.info(`${ifname}: VRRPv3 peer ${from} (vrid ${vrid}) uses the ${checksum === "pseudo" ? "RFC 5798 checksum (with pseudo-header)" : "VRRPv2-style checksum (no pseudo-header, keepalived v3_checksum_as_v2)"}`, { event: "vrrp-peer", interface: ifname, from, vrid, checksum }),
       drop: (ifname, reason, vhid, detail) => this.log.debug(`${ifname}: dropped advertisement (${reason}): ${detail}`, { event: "drop", interface: ifname, reason, vhid }),
     });
     this.pump();

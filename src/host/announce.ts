@@ -64,10 +64,27 @@ export class Announcer {
     if (r !== true) throw new Error(r);
   }
 
-  /** Opens the socket ahead of time; returns an error message, or null. */
-  prepare(): string | null {
+  /** GARP/NA frames by family and address, built once (they depend only on the VIP and our MAC). */
+  private readonly frames = new Map<string, Buffer>();
+
+  private frame(v: VipAddress, mac: string): Buffer {
+    const key = `${v.family} ${v.address}`;
+    let f = this.frames.get(key);
+    if (!f) {
+      f = v.family === 4 ? buildGratuitousArp({ vip: v.address, mac }) : buildUnsolicitedNa({ target: v.address, mac, override: true });
+      this.frames.set(key, f);
+    }
+    return f;
+  }
+
+  /**
+   * Opens the socket and builds the frames of `vips` ahead of time (a takeover then only sends: the
+   * first build of a frame costs ms of cold code on a busy host); returns an error message, or null.
+   */
+  prepare(vips: VipAddress[] = []): string | null {
     if (!this.mac) return null;
     try {
+      for (const v of vips) this.frame(v, this.mac);
       this.socket();
       return null;
     } catch (e) {
@@ -82,11 +99,7 @@ export class Announcer {
     for (const v of vips) {
       if (!families.includes(v.family)) continue;
       try {
-        const frame =
-          v.family === 4
-            ? buildGratuitousArp({ vip: v.address, mac: this.mac })
-            : buildUnsolicitedNa({ target: v.address, mac: this.mac, override: true });
-        this.send(frame);
+        this.send(this.frame(v, this.mac));
       } catch (e) {
         errors.push(`${v.family === 4 ? "GARP" : "NA"} for ${v.address} on ${this.ifname}: ${(e as Error).message}`);
       }
