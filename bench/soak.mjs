@@ -53,6 +53,13 @@ function usageOf(pid) {
 }
 
 const lab = Lab.create({ prefix: `carpsoak-${process.pid}-` });
+// Ctrl-C or a kill: the namespaces and daemons go with us.
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.on(sig, () => {
+    lab.destroy();
+    process.exit(1);
+  });
+}
 let code = 1;
 try {
   const hosts = ["a", "b"].map((n, i) => lab.addHost(n, { addrs: [`198.51.100.${11 + i}/24`], dad: false }));

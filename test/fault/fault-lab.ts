@@ -2,6 +2,7 @@
 // requires, plus JSON logs and a control socket), its status, and a VIP watch that tells for how long a
 // virtual address was configured on two hosts at once (from `ip -ts monitor address` in each namespace).
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { controlRequest } from "../../src/daemon/control.js";
 import { REPO, sleep, type Lab, type LabHost, type Proc } from "../helpers/netns.js";
@@ -33,7 +34,12 @@ export function carp(tmp: string, h: LabHost, args: string[], vhid = 1): Node {
 
 /** The daemon's status over its control socket (asked from the test process: no CLI start-up per poll). */
 export async function status(n: Node): Promise<Status> {
-  const r = await controlRequest(n.sock, { op: "status" });
+  // Generous: other jobs may load the 2 cores; one retry for a daemon that is still running.
+  const r = await controlRequest(n.sock, { op: "status" }, 10_000).catch(async (e: Error) => {
+    if (n.p.exit !== null) throw e;
+    await sleep(200);
+    return controlRequest(n.sock, { op: "status" }, 10_000);
+  });
   if (!r.ok) throw new Error(`status on ${n.h.ns}: ${JSON.stringify(r)} (daemon: ${n.p.errLines.slice(-3).join(" | ")})`);
   return (r as unknown as { status: Status }).status;
 }
@@ -71,7 +77,9 @@ export function reach(h: LabHost, addr: string, local?: string): Promise<string>
     s.on("error", (e) => { console.log(e.code === "ECONNREFUSED" ? "ok" : e.code); process.exit(0); });
     setTimeout(() => { console.log("timeout"); process.exit(0); }, 2000);`;
   return new Promise((resolve) => {
-    execFile("ip", ["netns", "exec", h.ns, process.execPath, "-e", code], { encoding: "utf8", timeout: 10_000 }, (err, out) => resolve(err ? `failed: ${err.message}` : out.trim()));
+    execFile("ip", ["netns", "exec", h.ns, process.execPath, "-e", code], { encoding: "utf8", timeout: 10_000 }, (err, out, errOut) =>
+      resolve(err ? `failed: ${err.message}` : out.trim() || `no answer (${errOut.trim()})`),
+    );
   });
 }
 
@@ -206,10 +214,25 @@ export async function masters(nodes: Node[]): Promise<number[]> {
 export type { Lab, LabHost, Proc };
 
 /** Waits until exactly one node is MASTER and every other BACKUP (by status); returns the master's index or -1. */
+/** A process's scheduler state and wait channel (R/S/T/D, e.g. "T do_signal_stop"), for failure messages. */
+function procState(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return `pid ${pid} state ${stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0]} wchan ${readFileSync(`/proc/${pid}/wchan`, "utf8")}`;
+  } catch {
+    return `pid ${pid} gone`;
+  }
+}
+
+const seen = new WeakMap<Node, string>();
+/** The states oneMaster() saw last for these nodes, with each one's last transition (for assertion messages). */
+export const lastSeen = (nodes: Node[]): string => seen.get(nodes[0]) ?? "";
+
 export async function oneMaster(nodes: Node[], ms = 10_000): Promise<number> {
   const end = Date.now() + ms;
   for (;;) {
-    const st = await Promise.all(nodes.map(async (n) => ((await alive(n)) ? state(n) : "DEAD")));
+    const st = await Promise.all(nodes.map((n) => state(n).catch((e: Error) => `DEAD(${n.p.exit ? `exit ${n.p.exit.code ?? n.p.exit.signal}: ${n.p.errLines.slice(-2).join(" | ")}` : `${e.message}; ${procState(n.p.pid)}`})`)));
+    seen.set(nodes[0], `states ${st.join(",")}; last transitions ${nodes.map((n) => JSON.stringify(n.p.transitions().at(-1) ?? null)).join(" ")}`);
     const m = st.filter((s) => s === "MASTER").length;
     if (m === 1 && st.every((s) => s === "MASTER" || s === "BACKUP")) return st.indexOf("MASTER");
     if (Date.now() > end) return -1;

@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { describe, expect, test } from "vitest";
 import { labScope, sleep, type LabHost } from "../helpers/netns.js";
 import { requires } from "../helpers/require.js";
-import { alive, allAlive, carp, cli, flaps, oneMaster, reach, state, status, VIP4, VIP6, VipWatch } from "./fault-lab.js";
+import { alive, allAlive, carp, cli, flaps, lastSeen, oneMaster, reach, state, status, VIP4, VIP6, VipWatch } from "./fault-lab.js";
 
 const { tmp, lab } = labScope("carp-fault-freebsd-");
 
@@ -28,7 +28,7 @@ describe.concurrent("FreeBSD carp.sh", () => {
       const m = await oneMaster(nodes, 12_000);
       expect(m).toBeGreaterThanOrEqual(0);
       await sleep(3000);
-      expect(await oneMaster(nodes, 0)).toBe(m);
+      expect(await oneMaster(nodes, 0), lastSeen(nodes)).toBe(m);
       expect(w.holders()).toEqual([m]);
       // Equal advskew: whoever times out second sees the first's advert; the loser may have been MASTER
       // for at most the moment it took the advert to arrive.
@@ -89,7 +89,7 @@ describe.concurrent("FreeBSD carp.sh", () => {
       const m = await oneMaster(nodes, 12_000);
       expect(m).toBeGreaterThanOrEqual(0);
       await sleep(3000);
-      expect(await oneMaster(nodes, 0)).toBe(m);
+      expect(await oneMaster(nodes, 0), lastSeen(nodes)).toBe(m);
       const st = await status(nodes[1 - m]);
       expect(st.carpstats.badttl).toBe(0);
       expect(st.vhids[0].lastMaster?.address).toBe(m === 0 ? p.a : p.b);
@@ -99,7 +99,7 @@ describe.concurrent("FreeBSD carp.sh", () => {
       // Changing advskew on the live vhid keeps the unicast peer (the backup still hears the master).
       expect(cli(nodes[m].h, ["set", "--control", nodes[m].sock, "--vhid", "1", "--advskew", "2"]).code).toBe(0);
       await sleep(2500);
-      expect(await oneMaster(nodes, 0)).toBe(m);
+      expect(await oneMaster(nodes, 0), lastSeen(nodes)).toBe(m);
       expect((await status(nodes[1 - m])).vhids[0].lastMaster?.advskew).toBe(2);
       const overlap = w.overlapMs(t0);
       expect(overlap).toBeLessThan(1000);
@@ -112,7 +112,7 @@ describe.concurrent("FreeBSD carp.sh", () => {
     const l = lab(2, "fnd");
     const [one, two] = l.hosts;
     const nodes = [carp(tmp, one, ["-a", `${VIP4}/24`, "-P", "-k", "0"]), carp(tmp, two, ["-a", `${VIP4}/24`, "-P", "-k", "100"])];
-    expect(await oneMaster(nodes, 12_000)).toBe(0);
+    expect(await oneMaster(nodes, 12_000), lastSeen(nodes)).toBe(0);
     const w = await VipWatch.start([one, two], VIP4);
     const t0 = Date.now();
     const r = cli(one, ["set", "--control", nodes[0].sock, "--demote", "-1"]);
@@ -121,12 +121,12 @@ describe.concurrent("FreeBSD carp.sh", () => {
     const s = await status(nodes[0]);
     expect(s.globalDemotion).toBe(-1);
     expect(s.vhids[0].effectiveAdvskew).toBe(0); // 0 + (-1) clamped: never a negative skew on the wire
-    expect(await oneMaster(nodes, 0)).toBe(0);
+    expect(await oneMaster(nodes, 0), lastSeen(nodes)).toBe(0);
     expect((await status(nodes[1])).vhids[0].lastMaster?.advskew).toBe(0);
     // And the other way round: the backup demoted to -1 (skew 99) still loses to skew 0.
     expect(cli(two, ["set", "--control", nodes[1].sock, "--demote", "-1"]).code).toBe(0);
     await sleep(3000);
-    expect(await oneMaster(nodes, 0)).toBe(0);
+    expect(await oneMaster(nodes, 0), lastSeen(nodes)).toBe(0);
     expect(w.overlapMs(t0)).toBe(0);
     expect(flaps(nodes, t0)).toEqual([]);
   });
@@ -136,7 +136,7 @@ describe.concurrent("FreeBSD carp.sh", () => {
     const [bridge, master, slave] = l.hosts;
     const f = ["--semantics", "freebsd"];
     const nodes = [carp(tmp, master, ["-a", `${VIP6}/64`, "-k", "0", ...f]), carp(tmp, slave, ["-a", `${VIP6}/64`, "-k", "100", ...f])];
-    expect(await oneMaster(nodes, 12_000)).toBe(0);
+    expect(await oneMaster(nodes, 12_000), lastSeen(nodes)).toBe(0);
     await sleep(1000);
     expect(await reach(slave, bridge.ip6, VIP6)).toBe("EADDRNOTAVAIL");
     bridge.exec("ip", ["neigh", "flush", "dev", "eth0"]);

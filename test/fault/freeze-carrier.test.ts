@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import { describe, expect, test } from "vitest";
 import { labScope, sleep, waitFor } from "../helpers/netns.js";
 import { requires } from "../helpers/require.js";
-import { allAlive, carp, flaps, oneMaster, state, status, VIP4, VipWatch } from "./fault-lab.js";
+import { allAlive, carp, flaps, lastSeen, oneMaster, state, status, VIP4, VipWatch } from "./fault-lab.js";
 
 const { tmp, lab } = labScope("carp-fault-freeze-");
 const FREEZE_MS = Number(process.env.FAULT_FREEZE_MS ?? 10_000);
@@ -20,7 +20,7 @@ describe.concurrent("freeze and carrier loss", () => {
     await na.p.waitState("MASTER", 10_000);
     const nb = carp(tmp, b, ["-a", `${VIP4}/24`, "-k", "100"]);
     const nodes = [na, nb];
-    expect(await oneMaster(nodes, 10_000)).toBe(0);
+    expect(await oneMaster(nodes, 10_000), lastSeen(nodes)).toBe(0);
     const w = await VipWatch.start([a, b], VIP4);
     const t0 = Date.now();
     process.kill(na.p.pid, "SIGSTOP");
@@ -30,10 +30,10 @@ describe.concurrent("freeze and carrier loss", () => {
     const tCont = Date.now();
     process.kill(na.p.pid, "SIGCONT");
     // One master again, then 6 s (6 adverts) of quiet.
-    expect(await oneMaster(nodes, 8000)).toBe(0);
+    expect(await oneMaster(nodes, 8000), lastSeen(nodes)).toBe(0);
     const settledMs = Date.now() - tCont;
     await sleep(6000);
-    expect(await oneMaster(nodes, 0)).toBe(0);
+    expect(await oneMaster(nodes, 0), lastSeen(nodes)).toBe(0);
     expect(await allAlive(nodes)).toBe(true);
     // The backup took over once and stepped down once; the resumed master never left MASTER.
     expect(flaps(nodes, t0)).toEqual(["1:BACKUP->MASTER", "1:MASTER->BACKUP"]);
@@ -55,7 +55,7 @@ describe.concurrent("freeze and carrier loss", () => {
     await na.p.waitState("MASTER", 10_000);
     const nb = carp(tmp, b, ["-a", `${VIP4}/24`, "-k", "100"]);
     const nodes = [na, nb];
-    expect(await oneMaster(nodes, 10_000)).toBe(0);
+    expect(await oneMaster(nodes, 10_000), lastSeen(nodes)).toBe(0);
     const w = await VipWatch.start([a, b], VIP4);
     const t0 = Date.now();
     execFileSync("ip", ["-n", l.bridgeNs, "link", "set", "ph0", "down"]); // a's eth0 loses its carrier
@@ -70,7 +70,7 @@ describe.concurrent("freeze and carrier loss", () => {
     await na.p.waitState("BACKUP", 8000, tUp);
     await sleep(5000);
     // No preempt by default: b keeps the VIP, a is BACKUP with its ifdown demotion gone.
-    expect(await oneMaster(nodes, 0)).toBe(1);
+    expect(await oneMaster(nodes, 0), lastSeen(nodes)).toBe(1);
     expect((await status(na)).ledger.some((e) => /ifdown/.test(String(e.source)))).toBe(false);
     expect(flaps(nodes, t0)).toEqual(["0:MASTER->INIT", "0:INIT->BACKUP", "1:BACKUP->MASTER"]);
     expect(await allAlive(nodes)).toBe(true);

@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import { describe, expect, test } from "vitest";
 import { labScope, sleep } from "../helpers/netns.js";
 import { requires } from "../helpers/require.js";
-import { allAlive, carp, flaps, masters, oneMaster, status, VIP4, VipWatch } from "./fault-lab.js";
+import { allAlive, carp, flaps, masters, lastSeen, oneMaster, status, VIP4, VipWatch } from "./fault-lab.js";
 
 const { tmp, lab } = labScope("carp-fault-loss-");
 const LOSS_S = Number(process.env.FAULT_LOSS_S ?? 60);
@@ -26,7 +26,7 @@ describe.concurrent("loss and partitions", () => {
     await na.p.waitState("MASTER", 10_000);
     const nb = carp(tmp, b, ["-a", `${VIP4}/24`, "-k", "100"]);
     const nodes = [na, nb];
-    expect(await oneMaster(nodes, 10_000)).toBe(0);
+    expect(await oneMaster(nodes, 10_000), lastSeen(nodes)).toBe(0);
     const w = await VipWatch.start([a, b], VIP4);
     const [sa0, sb0] = await Promise.all(nodes.map(status));
     const t0 = Date.now();
@@ -44,9 +44,9 @@ describe.concurrent("loss and partitions", () => {
     const got = sb1.carpstats.ipackets - sb0.carpstats.ipackets;
     expect(got / sent).toBeGreaterThan(0.5);
     expect(got / sent).toBeLessThan(0.85);
-    expect(await oneMaster(nodes, 5000)).toBe(0);
+    expect(await oneMaster(nodes, 5000), lastSeen(nodes)).toBe(0);
     await sleep(3000);
-    expect(await oneMaster(nodes, 0)).toBe(0);
+    expect(await oneMaster(nodes, 0), lastSeen(nodes)).toBe(0);
     expect(await allAlive(nodes)).toBe(true);
     const falseTakeovers = nb.p.transitions("MASTER").filter((t) => (t.ts as number) > t0).length;
     const stepDowns = nb.p.transitions("BACKUP").filter((t) => (t.ts as number) > t0).length;
@@ -68,7 +68,7 @@ describe.concurrent("loss and partitions", () => {
     await na.p.waitState("MASTER", 10_000);
     const nb = carp(tmp, b, ["-a", `${VIP4}/24`, "-k", "100"]);
     const nodes = [na, nb];
-    expect(await oneMaster(nodes, 10_000)).toBe(0);
+    expect(await oneMaster(nodes, 10_000), lastSeen(nodes)).toBe(0);
     const w = await VipWatch.start([a, b], VIP4);
     const t0 = Date.now();
     nft(l.bridgeNs, ['iifname "ph0" oifname "ph1" drop', 'iifname "ph1" oifname "ph0" drop']);
@@ -81,7 +81,7 @@ describe.concurrent("loss and partitions", () => {
     const healMs = (down.ts as number) - tHeal;
     expect(healMs).toBeLessThan(2500); // one advert interval (1 s) plus a busy runner's slack
     await sleep(3000);
-    expect(await oneMaster(nodes, 0)).toBe(0);
+    expect(await oneMaster(nodes, 0), lastSeen(nodes)).toBe(0);
     expect(flaps(nodes, t0)).toEqual(["1:BACKUP->MASTER", "1:MASTER->BACKUP"]);
     expect(await allAlive(nodes)).toBe(true);
     const afterHeal = w.overlapMs(tHeal);

@@ -4,7 +4,7 @@
 import { describe, expect, test } from "vitest";
 import { labScope, sleep, waitFor } from "../helpers/netns.js";
 import { requires } from "../helpers/require.js";
-import { alive, allAlive, carp, cli, flaps, oneMaster, reach, state, status, VIP4, VipWatch } from "./fault-lab.js";
+import { alive, allAlive, carp, cli, flaps, lastSeen, oneMaster, reach, state, status, VIP4, VipWatch } from "./fault-lab.js";
 
 const { tmp, lab } = labScope("carp-fault-bsd-");
 
@@ -25,7 +25,7 @@ describe.concurrent("OpenBSD carp_1..4: carpdemote swaps the roles", () => {
       const na = carp(tmp, a, [...common, "-k", "0", ...peer(b)], 251);
       const nb = carp(tmp, b, [...common, "-k", "100", ...peer(a)], 251);
       const nodes = [na, nb];
-      expect(await oneMaster(nodes, 12_000)).toBe(0);
+      expect(await oneMaster(nodes, 12_000), lastSeen(nodes)).toBe(0);
       const t0 = Date.now();
       const r = cli(a, ["set", "--control", na.sock, "--vhid", "251", "--demote", "+1"]);
       expect(r.code, r.stderr).toBe(0);
@@ -40,7 +40,7 @@ describe.concurrent("OpenBSD carp_1..4: carpdemote swaps the roles", () => {
       expect(await state(nb)).toBe("MASTER");
       expect((await status(na)).vhids[0].lastMaster?.address).toBe(b.ip4);
       await sleep(2500);
-      expect(await oneMaster(nodes, 0)).toBe(1);
+      expect(await oneMaster(nodes, 0), lastSeen(nodes)).toBe(1);
       expect(flaps(nodes, t0).sort()).toEqual(["0:MASTER->BACKUP", "1:BACKUP->MASTER"]);
       expect(await allAlive(nodes)).toBe(true);
       console.log(`${v.name}: roles swapped ${swapMs} ms after carp set --demote +1`);
@@ -57,7 +57,7 @@ describe.concurrent("NetBSD carp handover", () => {
       const args = (skew: number) => ["-a", `${VIP4}/24`, "-b", "1", "-k", String(skew)];
       const nm = carp(tmp, m, args(0), 175);
       const nb = carp(tmp, bk, args(200), 175);
-      expect(await oneMaster([nm, nb], 12_000)).toBe(0);
+      expect(await oneMaster([nm, nb], 12_000), lastSeen([nm, nb])).toBe(0);
       await sleep(1000);
       expect(await reach(client, m.ip4)).toBe("ok");
       expect(await reach(client, bk.ip4)).toBe("ok");

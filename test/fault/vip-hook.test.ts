@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { labScope, sleep, waitFor } from "../helpers/netns.js";
 import { requires } from "../helpers/require.js";
-import { allAlive, carp, cli, flaps, oneMaster, VIP4, VipWatch } from "./fault-lab.js";
+import { allAlive, carp, cli, flaps, lastSeen, oneMaster, VIP4, VipWatch } from "./fault-lab.js";
 
 const { tmp, lab } = labScope("carp-fault-viphook-");
 
@@ -21,7 +21,7 @@ describe.concurrent("VIP and hooks", () => {
     await na.p.waitState("MASTER", 10_000);
     const nb = carp(tmp, b, ["-a", `${VIP4}/24`, "-k", "100"]);
     const nodes = [na, nb];
-    expect(await oneMaster(nodes, 10_000)).toBe(0);
+    expect(await oneMaster(nodes, 10_000), lastSeen(nodes)).toBe(0);
     const dump = obs.spawn("tcpdump", ["-l", "-n", "-e", "-i", "eth0", "arp"]);
     expect(await waitFor(() => dump.errLines.some((x) => /listening on/.test(x)), 10_000)).toBe(true);
     const w = await VipWatch.start([a, b], VIP4);
@@ -36,7 +36,7 @@ describe.concurrent("VIP and hooks", () => {
     const garp = new RegExp(`^(\\S+) ${mac} > .*(who-has ${VIP4.replace(/\./g, "\\.")} tell ${VIP4.replace(/\./g, "\\.")}|Reply ${VIP4.replace(/\./g, "\\.")} is-at ${mac})`);
     expect(await waitFor(() => dump.lines.slice(seen).some((x) => garp.test(x)), 5000), dump.lines.slice(-5).join("\n")).toBe(true);
     await sleep(2000);
-    expect(await oneMaster(nodes, 0)).toBe(0);
+    expect(await oneMaster(nodes, 0), lastSeen(nodes)).toBe(0);
     expect(flaps(nodes, t0)).toEqual([]);
     expect(await allAlive(nodes)).toBe(true);
     const gap = w.gapMs(t0);
@@ -60,11 +60,11 @@ describe.concurrent("VIP and hooks", () => {
     await na.p.waitState("MASTER", 10_000);
     const nb = carp(tmp, b, ["-a", `${VIP4}/24`, "-k", "100"]);
     const nodes = [na, nb];
-    expect(await oneMaster(nodes, 10_000)).toBe(0);
+    expect(await oneMaster(nodes, 10_000), lastSeen(nodes)).toBe(0);
     expect(await waitFor(() => lines().some((x) => x.startsWith("up ")), 5000)).toBe(true);
     // The hung upscript does not hold adverts back: b stays BACKUP for several intervals.
     await sleep(3500);
-    expect(await oneMaster(nodes, 0)).toBe(0);
+    expect(await oneMaster(nodes, 0), lastSeen(nodes)).toBe(0);
     const sleeping = () => a.tryExec("sh", ["-c", `for p in $(ip netns pids ${a.ns}); do cat /proc/$p/cmdline 2>/dev/null | tr '\\0' ' '; echo; done`]).stdout.includes("sleep 600");
     expect(sleeping()).toBe(true);
     const t0 = Date.now();
