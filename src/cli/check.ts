@@ -262,7 +262,9 @@ export function describeRun(rc: RunConfig): string {
     const hooks = [v.upscript && `up ${v.upscript}`, v.downscript && `down ${v.downscript}`].filter(Boolean).join(", ");
     lines.push(
       `vhid ${v.vhid} on ${v.interface}: addresses ${v.addresses.map((a) => `${a.address}/${a.prefix}`).join(" ") || "none"}${v.manageVip ? "" : " (managed by scripts)"}`,
-      `  advbase ${v.advbase} advskew ${v.advskew} preempt ${v.preempt ? "on" : "off"} semantics ${v.semantics} deadratio ${v.deadratio}${v.password.length ? " password set" : " no password"}`,
+      v.vrrp
+        ? `  VRRPv3 priority ${v.vrrp.priority}${v.vrrp.priority === 255 ? " (address owner)" : ""} interval ${v.vrrp.intervalCs} cs preempt ${v.preempt ? "on" : "off"} IPv4 checksum ${v.vrrp.checksum === "pseudo" ? "RFC 5798 (pseudo-header)" : "VRRPv2-style (v3_checksum_as_v2)"}; no authentication: VRRPv3 has none, anyone on the link can send adverts`
+        : `  advbase ${v.advbase} advskew ${v.advskew} preempt ${v.preempt ? "on" : "off"} semantics ${v.semantics} deadratio ${v.deadratio}${v.password.length ? " password set" : " no password"}`,
       `  adverts to ${v.peer ?? v.mcast}${v.addresses.some((a) => a.family === 6) ? ` and ${v.peer6 ?? v.mcast6}` : ""}${v.nomcast ? " (layer-2 broadcast)" : ""}`,
       `  hooks ${hooks || "none"}${hooks ? ` (${v.hookMode}, timeout ${v.hookTimeoutMs} ms)` : ""}`,
     );

@@ -39,6 +39,8 @@ export interface VhidRt {
   families: Record<IpFamily, boolean>;
   /** Virtual MAC mode: the vhid's macvlan (VIPs live there), its GARP/NA sender and advert framer. */
   vmac?: { link: VirtualMacLink; announcer: Announcer; frames: VmacFrameSender };
+  /** VRRPv3 mode: the IPv4 checksum variant each peer was seen using (vrrp-io.ts), for status and one log line. */
+  vrrpPeers?: Map<string, "pseudo" | "v2">;
 }
 
 /** Where a vhid's VIPs go: its macvlan in virtual MAC mode, else the interface itself. */
@@ -82,6 +84,7 @@ export function vhidParams(v: VhidConfig, own: string[]): VhidParams {
     groups: [...(v.groups ?? []), ...(v.track ?? []).map((t) => `check:${t}`)],
     preemptDelayMs: v.preemptDelayMs ?? 0,
     startBackup: v.startBackup ?? false,
+    vrrp: v.vrrp ? { priority: v.vrrp.priority, intervalCs: v.vrrp.intervalCs } : null,
   };
 }
 

@@ -11,6 +11,7 @@ import { CARP_HEADER_LEN } from "../protocol/carp.js";
 import type { CarpReason } from "../protocol/types.js";
 import type { IfRt, RxCounters } from "./interfaces.js";
 import type { CarpStats } from "./types.js";
+import { receiveVrrp } from "./vrrp-io.js";
 
 export interface ReceiveSink {
   stats: CarpStats;
@@ -20,6 +21,8 @@ export interface ReceiveSink {
   drop(ifname: string, reason: CarpReason | "ownloop", vhid: number | undefined, detail: string): void;
   /** A VRRP advertisement (another protocol on 112); `configured`: its vrid is one of our vhids here. */
   vrrp(ifname: string, from: string, vrid: number, version: 2 | 3, configured: boolean): void;
+  /** A version-3 vhid heard a peer use an IPv4 checksum variant for the first time (or a new one). */
+  vrrpPeer?(ifname: string, from: string, vrid: number, checksum: "pseudo" | "v2"): void;
 }
 
 /** The VRRP version and vrid of a protocol-112 payload that is VRRP rather than CARP, else null. */
@@ -46,6 +49,23 @@ export function receivePackets(ifr: IfRt, batch: ReceivedPacket[], sink: Receive
     if (ifr.own.includes(p.src)) {
       stats.ownloops++;
       if (rt) rt.rx.ownLoops++;
+      continue;
+    }
+    if (rt?.cfg.vrrp) {
+      // A version-3 vhid (VRRPv3 mode): its own checks, no HMAC (VRRPv3 has no authentication).
+      const r = receiveVrrp(p, rt);
+      if (!r.ok) {
+        stats[r.reason]++;
+        if (r.reason !== "badvhid" && r.reason in rt.rx) rt.rx[r.reason as keyof RxCounters]++;
+        sink.drop(ifr.name, r.reason, vhid, `${p.src}: ${r.detail}`);
+        continue;
+      }
+      const peers = (rt.vrrpPeers ??= new Map());
+      if (peers.get(p.src) !== r.checksum) {
+        peers.set(p.src, r.checksum);
+        sink.vrrpPeer?.(ifr.name, p.src, rt.ref.vhid, r.checksum);
+      }
+      sink.advert(ifr.name, r.advert);
       continue;
     }
     const vr = vrrpOf(p);

@@ -20,7 +20,7 @@ export function vhidReport(s: VhidStatus, rt: VhidRt, now: number, ledger?: Demo
     effectiveAdvskew: s.effectiveAdvskew,
     demotion: s.demotion,
     preempt: s.preempt,
-    semantics: s.semantics,
+    semantics: s.vrrp ? "vrrp3" : s.semantics,
     addresses: rt.cfg.addresses.map((a) => `${a.address}/${a.prefix}`),
     manageVip: rt.cfg.manageVip,
     linkUp: s.linkUp,
@@ -29,6 +29,20 @@ export function vhidReport(s: VhidStatus, rt: VhidRt, now: number, ledger?: Demo
       : null,
     counters: { ...s.stats, ...rt.rx },
     vipError: rt.vipError,
+    ...(s.vrrp && rt.cfg.vrrp
+      ? {
+          vrrp: {
+            priority: s.vrrp.priority,
+            effectivePriority: s.vrrp.effectivePriority,
+            intervalCs: s.vrrp.intervalCs,
+            masterIntervalCs: s.vrrp.masterIntervalCs,
+            masterDownMs: s.vrrp.masterDownUs / 1000,
+            checksum: rt.cfg.vrrp.checksum,
+            peers: Object.fromEntries(rt.vrrpPeers ?? []),
+            lastPriority: s.lastMaster?.vrrp?.priority ?? null,
+          },
+        }
+      : {}),
     ...(s.antiReplay ? { antiReplay: { highest: s.replayHigh.toString(), warning: s.replayWarning } } : {}),
   };
 }
@@ -51,5 +65,6 @@ export function findStatus(cs: ClusterStatus, rt: VhidRt): VhidStatus | undefine
 
 /** One line per vhid, as ucarp's SIGUSR1 logs it. */
 export function statusLine(v: VhidReport): string {
-  return `${v.state} on ${v.interface} id ${v.vhid} (${v.reason}; advbase ${v.advbase} advskew ${v.effectiveAdvskew}${v.lastMaster ? `; last advert from ${v.lastMaster.address} ${v.lastMaster.agoMs} ms ago` : ""})`;
+  const timing = v.vrrp ? `VRRPv3 priority ${v.vrrp.effectivePriority} interval ${v.vrrp.intervalCs} cs` : `advbase ${v.advbase} advskew ${v.effectiveAdvskew}`;
+  return `${v.state} on ${v.interface} id ${v.vhid} (${v.reason}; ${timing}${v.lastMaster ? `; last advert from ${v.lastMaster.address} ${v.lastMaster.agoMs} ms ago` : ""})`;
 }

@@ -7,6 +7,7 @@ import { encodeCarpInto } from "../protocol/carp.js";
 import type { IpFamily } from "../protocol/types.js";
 import type { IfRt, VhidRt } from "./interfaces.js";
 import type { CarpStats } from "./types.js";
+import { encodeVrrpAdvert, sealVrrp, vrrpDestination, vrrpSource } from "./vrrp-io.js";
 
 export type SendOutcome = { ok: true } | { ok: false; code: string; message: string };
 
@@ -15,6 +16,7 @@ export type SendOutcome = { ok: true } | { ok: false; code: string; message: str
  * into `into` when the caller needs several packets of the same vhid alive at once.
  */
 export function encodeAdvert(rt: VhidRt, t: Transmit, into?: Buffer): Buffer {
+  if (rt.cfg.vrrp) return encodeVrrpAdvert(rt, t); // VRRPv3 mode: a fresh buffer, sealed in sendAdvert
   return encodeCarpInto(t.advert, into ?? rt.pkt[t.family], (b, o) => rt.auth.signInto(b, b, o + 16, o + 8));
 }
 
@@ -22,7 +24,16 @@ export function encodeAdvert(rt: VhidRt, t: Transmit, into?: Buffer): Buffer {
 export function sendAdvert(ifr: IfRt, rt: VhidRt, family: IpFamily, pkt: Buffer, stats: CarpStats): SendOutcome {
   const sock = ifr.socks[family];
   let r: SendOutcome;
+  const vsrc = rt.cfg.vrrp ? vrrpSource(ifr, rt, family) : undefined;
   if (!sock) r = { ok: false, code: "ENOTCONN", message: `no IPv${family} socket` };
+  else if (rt.cfg.vrrp) {
+    // VRRPv3: the checksum covers the source, so the source is chosen here and given to the kernel.
+    if (!vsrc) r = { ok: false, code: "EADDRNOTAVAIL", message: `VRRPv3: no IPv${family} ${family === 6 ? "link-local " : ""}source address on ${ifr.name}` };
+    else {
+      sealVrrp(pkt, rt, family, vsrc);
+      r = (rt.vmac ? sendFromVirtualMac(ifr, rt, family, pkt) : null) ?? sock.send(pkt, { dst: vrrpDestination(rt, family), src: vsrc });
+    }
+  }
   else if (family === 4 && rt.cfg.nomcast && !rt.cfg.peer) r = sendBroadcast(ifr, rt, pkt);
   else if (rt.vmac) r = sendFromVirtualMac(ifr, rt, family, pkt) ?? sock.send(pkt, rt.sendOpts[family]);
   else r = sock.send(pkt, rt.sendOpts[family]);

@@ -49,6 +49,20 @@ export interface VhidReport {
   groups?: string[];
   /** One line: why this vhid is in its state (which demotion, which peer). */
   why?: string;
+  /**
+   * VRRPv3 mode: priorities, own and learned interval (centiseconds), master-down in ms, the IPv4 checksum
+   * variant sent, and the one each peer was seen using. No authentication: VRRPv3 has none.
+   */
+  vrrp?: {
+    priority: number;
+    effectivePriority: number;
+    intervalCs: number;
+    masterIntervalCs: number;
+    masterDownMs: number;
+    checksum: "pseudo" | "v2";
+    peers: Record<string, "pseudo" | "v2">;
+    lastPriority: number | null;
+  };
 }
 
 /** One entry of the process's demotion ledger (`carp status --json`: "why is this node BACKUP"). */
