@@ -112,6 +112,13 @@ function quantile(sorted, q) {
   return sorted[i];
 }
 
+/** The node flags of the `carp` bin's shebang (`#!/usr/bin/env -S node FLAGS`): run ours as installed. */
+function binNodeFlags() {
+  const first = readFileSync(carpCli(), "utf8").split("\n", 1)[0];
+  const m = /^#!\/usr\/bin\/env -S node (.+)$/.exec(first);
+  return m ? m[1].trim().split(/\s+/) : [];
+}
+
 async function startImpl(kind, host) {
   if (kind === "ours") {
     const cfg = join(host.lab.dir, "scale.yaml");
@@ -119,7 +126,7 @@ async function startImpl(kind, host) {
     for (let i = 1; i <= N; i++) lines.push(`  - { vhid: ${i}, addresses: ["${vip(i)}/32"] }`);
     writeFileSync(cfg, lines.join("\n") + "\n");
     const env = RTPRIO ? { ...process.env, CARP_RTPRIO: RTPRIO } : undefined;
-    return [host.spawn(process.execPath, [carpCli(), "run", "--config", cfg, "--control", join(host.lab.dir, "scale.ctl")], env ? { env } : {})];
+    return [host.spawn(process.execPath, [...binNodeFlags(), carpCli(), "run", "--config", cfg, "--control", join(host.lab.dir, "scale.ctl")], env ? { env } : {})];
   }
   if (kind === "ucarp") {
     const procs = [];
