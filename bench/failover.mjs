@@ -19,6 +19,7 @@
 // Prints one markdown table (median and min–max per metric and implementation) and writes
 // bench/results/failover-<date>.{json,md} (quick runs: failover-quick.{json,md}).
 //   node bench/failover.mjs [--reps N] [--quick] [--impls carp,ucarp,keepalived]
+//   node bench/failover.mjs --vrrp3 [--reps N] [--seconds S]   (VRRPv3 at 10 ms, ours vs keepalived)
 // Quick (also CARP_BENCH_QUICK=1): 1 repetition, shorter settle waits — a smoke test for CI.
 // Needs root, iproute2, tcpdump and a built dist/ (npx tsc -p tsconfig.build.json); ucarp and
 // keepalived are measured when installed and reported as skipped otherwise.
@@ -43,6 +44,11 @@ const opt = (name) => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? argv[i + 1] : undefined;
 };
+// VRRPv3 at a 10 ms interval, ours vs keepalived: its own scenario (bench/failover-vrrp3.mjs).
+if (argv.includes("--vrrp3")) {
+  const { runVrrp3 } = await import("./failover-vrrp3.mjs");
+  process.exit(await runVrrp3(argv));
+}
 const quick = argv.includes("--quick") || process.env.CARP_BENCH_QUICK === "1";
 const reps = opt("reps") === undefined ? (quick ? 1 : 5) : Number(opt("reps"));
 if (!Number.isInteger(reps) || reps < 1 || reps > 100) fail(`--reps must be an integer 1..100, got ${opt("reps")}`);
