@@ -97,7 +97,7 @@ interface Span {
 }
 
 /**
- * Watches one address on eth0 of several hosts. The times are the kernel notification times printed
+ * Watches one address on several hosts (any interface: eth0, or the macvlan in --vmac mode). The times are the kernel notification times printed
  * by `ip -ts monitor address`; presence at start comes from `ip addr`.
  */
 export class VipWatch {
@@ -129,14 +129,14 @@ export class VipWatch {
       }
     }
     hosts.forEach((h, i) => {
-      if (h.addresses().includes(vip)) w.open.set(i, Date.now());
+      if (h.exec("ip", ["-o", "addr", "show"]).includes(` ${vip}/`)) w.open.set(i, Date.now());
     });
     return w;
   }
 
   /** Reads the monitors' new lines into spans. */
   private drain(): void {
-    const re = new RegExp(`^\\[([0-9T:.-]+)\\] (Deleted )?\\d+: eth0\\s+inet6? ${this.vip.replace(/[.:]/g, (c) => `\\${c}`)}/`);
+    const re = new RegExp(`^\\[([0-9T:.-]+)\\] (Deleted )?\\d+: \\S+\\s+inet6? ${this.vip.replace(/[.:]/g, (c) => `\\${c}`)}/`);
     this.procs.forEach((p, i) => {
       for (; this.seen[i] < p.lines.length; this.seen[i]++) {
         const m = re.exec(p.lines[this.seen[i]]);

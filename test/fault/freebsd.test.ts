@@ -137,6 +137,8 @@ describe.concurrent("FreeBSD carp.sh", () => {
     const f = ["--semantics", "freebsd"];
     const nodes = [carp(tmp, master, ["-a", `${VIP6}/64`, "-k", "0", ...f]), carp(tmp, slave, ["-a", `${VIP6}/64`, "-k", "100", ...f])];
     expect(await oneMaster(nodes, 12_000), lastSeen(nodes)).toBe(0);
+    const w = await VipWatch.start([master, slave], VIP6);
+    const t0 = Date.now();
     await sleep(1000);
     expect(await reach(slave, bridge.ip6, VIP6)).toBe("EADDRNOTAVAIL");
     bridge.exec("ip", ["neigh", "flush", "dev", "eth0"]);
@@ -145,6 +147,8 @@ describe.concurrent("FreeBSD carp.sh", () => {
     // The bridge host learnt the VIP from the master's NS (sourced from the VIP): the master's MAC.
     expect(neigh(bridge, VIP6)).toBe(mac(master));
     expect(await allAlive(nodes)).toBe(true);
+    expect(w.overlapMs(t0)).toBe(0);
+    expect(w.holders()).toEqual([0]);
   });
 
   test("switch: forced backup then forced master are accepted on a lone node", async () => {

@@ -26,6 +26,7 @@ describe.concurrent("OpenBSD carp_1..4: carpdemote swaps the roles", () => {
       const nb = carp(tmp, b, [...common, "-k", "100", ...peer(a)], 251);
       const nodes = [na, nb];
       expect(await oneMaster(nodes, 12_000), lastSeen(nodes)).toBe(0);
+      const w = await VipWatch.start([a, b], VIP4);
       const t0 = Date.now();
       const r = cli(a, ["set", "--control", na.sock, "--vhid", "251", "--demote", "+1"]);
       expect(r.code, r.stderr).toBe(0);
@@ -43,7 +44,10 @@ describe.concurrent("OpenBSD carp_1..4: carpdemote swaps the roles", () => {
       expect(await oneMaster(nodes, 0), lastSeen(nodes)).toBe(1);
       expect(flaps(nodes, t0).sort()).toEqual(["0:MASTER->BACKUP", "1:BACKUP->MASTER"]);
       expect(await allAlive(nodes)).toBe(true);
-      console.log(`${v.name}: roles swapped ${swapMs} ms after carp set --demote +1`);
+      const overlap = w.overlapMs(t0);
+      expect(overlap).toBeLessThan(500);
+      expect(w.holders()).toEqual([1]);
+      console.log(`${v.name}: roles swapped ${swapMs} ms after carp set --demote +1; VIP on two hosts ${overlap} ms`);
     });
   }
 });

@@ -62,6 +62,8 @@ describe.concurrent("VIP and hooks", () => {
     const nodes = [na, nb];
     expect(await oneMaster(nodes, 10_000), lastSeen(nodes)).toBe(0);
     expect(await waitFor(() => lines().some((x) => x.startsWith("up ")), 5000)).toBe(true);
+    const w = await VipWatch.start([a, b], VIP4);
+    const tw = Date.now();
     // The hung upscript does not hold adverts back: b stays BACKUP for several intervals.
     await sleep(3500);
     expect(await oneMaster(nodes, 0), lastSeen(nodes)).toBe(0);
@@ -78,6 +80,9 @@ describe.concurrent("VIP and hooks", () => {
     // Both BACKUP now: whichever master-down timer fires first (a's, advskew 0, as a rule) takes over.
     expect(await oneMaster(nodes, 10_000), lastSeen(nodes)).toBeGreaterThanOrEqual(0);
     expect(await allAlive(nodes)).toBe(true);
-    console.log(`hung hook: next downscript ran ${delay} ms after the transition; the hung upscript was killed`);
+    // The VIP follows the states, whatever the hook does.
+    const overlap = w.overlapMs(tw);
+    expect(overlap).toBeLessThan(500);
+    console.log(`hung hook: VIP on two hosts ${overlap} ms; next downscript ran ${delay} ms after the transition; the hung upscript was killed`);
   });
 });
