@@ -295,15 +295,11 @@ class Step {
     const vips: Action = { kind: "vips", op: "add" };
     const announce: Action = { kind: "announce", why: "takeover", families: families(s) };
     s.delayedAnnounce = -1;
-    if (s.params.semantics === "ucarp") {
-      // ucarp: upscript (the VIP), GARP, and only then the first advertisement.
-      this.actions.push(vips, announce);
-      this.sendAdverts();
-    } else {
-      // The kernels: the advert first, then the address answers, then GARP/NA.
-      this.sendAdverts();
-      this.actions.push(vips, announce);
-    }
+    // Every semantics in the kernels' order: the advert first (a backup learns of the new master at
+    // once), then the address answers, then GARP/NA. ucarp runs its upscript and GARP before its first
+    // advert, but nothing a ucarp peer checks on the wire depends on that local order.
+    this.sendAdverts();
+    this.actions.push(vips, announce);
     if (s.params.secondAnnounce) s.delayedAnnounce = 2;
     this.arm("advertise", advertIntervalFor(s, true));
   }

@@ -215,14 +215,14 @@ describe("Cluster queues keep the order the core decided", () => {
     expect(o.events.filter((e) => e.kind === "transition").map((e) => e.kind === "transition" && e.to)).toEqual(["MASTER"]);
   });
 
-  it("ucarp on takeover: VIPs and GARP first, the advert after them", () => {
+  it("ucarp on takeover: the kernels' order too (advert, VIPs, GARP)", () => {
     const c = new Cluster();
     c.add("", p("ucarp"), { counter: 1n });
     c.command(1, { op: "start" }, 0);
     c.handleTimeout(c.pollTimeout()!);
     const o = drain(c);
-    expect(ordered(o)).toEqual(["vips add", "announce takeover", "advert"]);
-    expect(o.effects.every((e) => e.seq < o.transmits[0].seq)).toBe(true);
+    expect(ordered(o)).toEqual(["advert", "vips add", "announce takeover"]);
+    expect(o.effects.every((e) => e.seq > o.transmits[0].seq)).toBe(true);
   });
 
   it("graceful stop: the bow-out advert goes out before the VIPs are removed", () => {

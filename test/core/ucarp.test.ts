@@ -63,10 +63,10 @@ describe("ucarp tie-break", () => {
 });
 
 describe("ucarp timers and order", () => {
-  it("takeover announces (GARP) before the first advert", () => {
+  it("takeover in the kernels' order: the first advert, then the VIPs, then GARP", () => {
     const s = start(mk(uc("198.51.100.1")), 0).state;
     const r = run(s, { kind: "timer", timer: "masterDown4" }, 3000);
-    expect(kinds(r.actions)).toEqual(["transition", "vips", "announce", "send"]);
+    expect(kinds(r.actions)).toEqual(["transition", "send", "vips", "announce"]);
   });
 
   it("deadratio drives both the master-down timer and the will-time-out rule", () => {
