@@ -116,30 +116,47 @@ export class EffectExecutor {
     });
   }
 
-  private async addAll(ifr: IfRt, rt: VhidRt): Promise<void> {
+  /**
+   * The takeover's VIPs: added in this turn (netlink, each confirmed by the kernel), so the GARP/NA queued
+   * behind this job follows at once; the state file's record is written after this turn, and a failed
+   * record fails the vhid then.
+   */
+  private addAll(ifr: IfRt, rt: VhidRt): void {
+    if (this.host.state(rt) !== "MASTER") return; // stepped down before: the remove follows
+    const addrs = rt.cfg.addresses;
+    const { results, recorded } = this.host.vips.addNow(vipInterface(ifr, rt), rt.cfg.vhid, addrs);
     let error: string | null = null;
-    for (const a of rt.cfg.addresses) {
-      if (this.host.state(rt) !== "MASTER") return; // stepped down before this one: the remove follows
-      const r = await this.host.vips.add(vipInterface(ifr, rt), rt.cfg.vhid, a);
+    results.forEach((r, i) => {
+      const a = addrs[i];
       if (!r.ok) {
         error ??= `${a.address}/${a.prefix}: ${r.error}`;
         this.host.log.error(`${name(ifr, rt)}: ${r.error}`, { event: "vip", op: "add", address: a.address });
       } else if (r.value) this.host.log.debug(`${name(ifr, rt)}: added ${a.address}/${a.prefix}`, { event: "vip", op: "add", address: a.address });
-    }
+    });
     if (error) return this.failed(rt, error);
-    if (rt.vipError !== null) {
-      rt.vipError = null;
-      this.host.feed({ kind: "vipResult", ref: rt.ref, op: "add", ok: true });
-    }
+    void recorded.then((err) => {
+      if (err) {
+        this.host.log.error(`${name(ifr, rt)}: ${err}`, { event: "vip", op: "add" });
+        if (this.host.state(rt) === "MASTER") this.failed(rt, err);
+        return;
+      }
+      if (rt.vipError !== null) {
+        rt.vipError = null;
+        this.host.feed({ kind: "vipResult", ref: rt.ref, op: "add", ok: true });
+      }
+    });
   }
 
+  /** The VIPs go in this turn (netlink); the promise resolves once the state file forgot them. */
   private async removeAll(ifr: IfRt, rt: VhidRt): Promise<void> {
-    for (const a of rt.cfg.addresses) {
-      if (this.host.state(rt) === "MASTER") return; // MASTER again: its add follows on this chain
-      const r = await this.host.vips.remove(vipInterface(ifr, rt), a);
+    if (this.host.state(rt) === "MASTER") return; // MASTER again: its add follows on this chain
+    const addrs = rt.cfg.addresses;
+    const out = await this.host.vips.removeAll(vipInterface(ifr, rt), addrs);
+    out.forEach((r, i) => {
+      const a = addrs[i];
       if (!r.ok) this.host.log.error(`${name(ifr, rt)}: ${r.error}`, { event: "vip", op: "remove", address: a.address });
       else if (r.value) this.host.log.debug(`${name(ifr, rt)}: removed ${a.address}/${a.prefix}`, { event: "vip", op: "remove", address: a.address });
-    }
+    });
   }
 
   /** Sets the vhid's macvlan up (still MASTER) or down (no longer MASTER); a newer transition wins. */

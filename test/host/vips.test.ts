@@ -151,6 +151,20 @@ describe("VipManager in a namespace", () => {
     expect(addrJson().some((a) => a.local === "198.51.100.77")).toBe(false);
   });
 
+  it("addNow: the address exists when it returns; the state file records it one turn later", async () => {
+    const stateFile = join(dir, "now.json");
+    const m = new VipManager({ netns: ns.name, stateFile });
+    const a = parseAddress("2001:db8::88/128", "t");
+    const { results, recorded } = m.addNow("va", 5, [a]);
+    expect(results).toEqual([{ ok: true, value: true }]);
+    expect(addrJson().some((x) => x.local === "2001:db8::88")).toBe(true);
+    expect(() => readFileSync(stateFile, "utf8")).toThrow(); // not yet: after the caller's turn
+    expect(await recorded).toBeNull();
+    expect(JSON.parse(readFileSync(stateFile, "utf8")).vips).toEqual([{ ifname: "va", vhid: 5, address: "2001:db8::88", prefix: 128, family: 6 }]);
+    await m.remove("va", a);
+    expect(JSON.parse(readFileSync(stateFile, "utf8")).vips).toEqual([]);
+  });
+
   it("removes stale VIPs of ours at startup and leaves foreign addresses alone", async () => {
     const stateFile = join(dir, "s5.json");
     const crashed = new VipManager({ netns: ns.name, stateFile });
