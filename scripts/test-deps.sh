@@ -6,12 +6,13 @@ set -eu
 cd "$(dirname "$0")/.."
 
 fail() { echo "test-deps: $*" >&2; exit 1; }
-have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ] || [ -x "/usr/lib/frr/$1" ]; }
 
 # package:command the tests run (setpriv is util-linux, sysctl procps, systemd-analyze systemd); g++ and
-# make build the addon (and the package test's npm pack builds it again); git lists the files it packs.
+# make build the addon (and the package test's npm pack builds it again); git lists the files it packs;
+# frr's vrrpd (in /usr/lib/frr) is the VRRPv3 interop peer beside keepalived.
 TOOLS="ucarp:ucarp tcpdump:tcpdump tshark:tshark keepalived:keepalived nftables:nft iproute2:ip procps:sysctl \
-       util-linux:setpriv python3:python3 systemd:systemd-analyze g++:g++ make:make git:git"
+       util-linux:setpriv python3:python3 systemd:systemd-analyze g++:g++ make:make git:git frr:vrrpd"
 need=""
 for pair in $TOOLS; do
   have "${pair#*:}" || need="$need ${pair%%:*}"
