@@ -2,7 +2,7 @@
 // requires, plus JSON logs and a control socket), its status, and a VIP watch that tells for how long a
 // virtual address was configured on two hosts at once (from `ip -ts monitor address` in each namespace).
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { controlRequest } from "../../src/daemon/control.js";
 import { REPO, sleep, type Lab, type LabHost, type Proc } from "../helpers/netns.js";
@@ -218,7 +218,11 @@ export type { Lab, LabHost, Proc };
 function procState(pid: number): string {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return `pid ${pid} state ${stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0]} wchan ${readFileSync(`/proc/${pid}/wchan`, "utf8")}`;
+    const threads = readdirSync(`/proc/${pid}/task`).map((t) => {
+      const comm = readFileSync(`/proc/${pid}/task/${t}/comm`, "utf8").trim();
+      return `${comm}:${readFileSync(`/proc/${pid}/task/${t}/wchan`, "utf8")}`;
+    });
+    return `pid ${pid} state ${stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0]} threads ${threads.join(" ")}`;
   } catch {
     return `pid ${pid} gone`;
   }
