@@ -1,6 +1,8 @@
 // VRRPv3 mode configuration (issue 13): YAML version/vrrpprio/vrrpinterval/vrrpChecksum, FreeBSD rc.conf
 // `carpver 3 vrrpprio N vrrpinterval CS`, and --vrrp3 --vrrpprio --vrrpinterval --vrrp-checksum.
+import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
+import { carpCli } from "../../src/lab/index.js";
 import { parseRcConf } from "../../src/daemon/config-rcconf.js";
 import { parseYamlConfig } from "../../src/daemon/config-yaml.js";
 import { loadConfigFromArgv } from "../../src/daemon/config-ucarp.js";
@@ -43,5 +45,22 @@ describe("VRRPv3 configuration", () => {
     expect(r.ok && !r.value.help && r.value.vhids[0].vrrp).toEqual({ priority: 254, intervalCs: 5, checksum: "v2" });
     const bad = loadConfigFromArgv(["--interface", "eth0", "--vhid", "3", "--addr", "198.51.100.50", "--vrrpprio", "254"]);
     expect(bad.ok ? "accepted" : bad.error).toBe("--vrrpprio: needs VRRPv3 mode (--vrrp3)");
+  });
+});
+
+describe("carp check on a VRRPv3 vhid", () => {
+  const check = (...args: string[]) => spawnSync(process.execPath, [carpCli(), "check", "-i", "lo", "-s", "127.0.0.1", "-v", "1", "-a", "198.51.100.1", "--control", "/tmp/carp-vrrp3-check-test.sock", ...args], { encoding: "utf8" });
+
+  it("prints priority, interval, checksum and that there is no authentication", () => {
+    const r = check("--vrrp3", "--vrrpprio", "150", "--vrrpinterval", "5");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("VRRPv3 priority 150 interval 5 cs preempt off IPv4 checksum RFC 5798 (pseudo-header); no authentication: VRRPv3 has none");
+    expect(r.stdout).not.toContain("advskew");
+  });
+
+  it("refuses a password with exit 2 and one line", () => {
+    const r = check("--vrrp3", "-p", "secret");
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe("carp check: --pass: VRRPv3 has no authentication: remove the password for a --vrrp3 vhid");
   });
 });
