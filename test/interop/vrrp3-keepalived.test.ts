@@ -57,6 +57,7 @@ describe.each([
   { family: 4 as const, cs: 100 },
   { family: 4 as const, cs: 10 },
   { family: 6 as const, cs: 10 },
+  { family: 6 as const, cs: 100 },
 ])("VRRPv3 IPv$family at $cs cs against keepalived", ({ family, cs }) => {
   requires("netns", "ours", "keepalived");
 
