@@ -11,6 +11,7 @@
 // by tcpdump on an observer host (and the median interval, to tell drift from jitter). Targets for ours
 // (issue 14): one process, RSS ≤ 60 MB, CPU and p99 jitter no worse than keepalived's in the same run.
 //   node bench/scale.mjs [--vhids 255] [--seconds 20] [--quick] [--only ours,ucarp,keepalived] [--json FILE] [--dump PREFIX] [--rtprio N]
+// (CARP_BENCH_NODE_FLAGS="..." runs ours with those node flags instead of the bin's shebang flags)
 // (--dump writes the captured window, PREFIX.<impl>.json, for looking at individual intervals)
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -114,6 +115,8 @@ function quantile(sorted, q) {
 
 /** The node flags of the `carp` bin's shebang (`#!/usr/bin/env -S node FLAGS`): run ours as installed. */
 function binNodeFlags() {
+  // CARP_BENCH_NODE_FLAGS="--flag ..." replaces them (to measure a candidate flag set).
+  if (process.env.CARP_BENCH_NODE_FLAGS !== undefined) return process.env.CARP_BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean);
   const first = readFileSync(carpCli(), "utf8").split("\n", 1)[0];
   const m = /^#!\/usr\/bin\/env -S node (.+)$/.exec(first);
   return m ? m[1].trim().split(/\s+/) : [];

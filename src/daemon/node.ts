@@ -9,7 +9,10 @@ import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 
-import { Cluster, MAX_SKEW, type Effect, type Event, type Transmit, type VhidRef } from "../core/index.js";
+// The core's files directly, not core/index.js: the simulator it re-exports is not the daemon's (start-up time).
+import { Cluster } from "../core/cluster.js";
+import { MAX_SKEW } from "../core/timing.js";
+import type { Effect, Event, Transmit, VhidRef } from "../core/types.js";
 import type { ReceivedPacket } from "../host/rawsock.js";
 import { LinkWatcher } from "../host/link.js";
 import { VipManager, VipWatcher, type AddressEvent } from "../host/vips.js";
@@ -28,7 +31,7 @@ import { Logger, epochMs, type LogEntry } from "./log.js";
 import { receivePackets } from "./receive.js";
 import { ReplayStore } from "./replay.js";
 import { removeVipsNow } from "./abort.js";
-import { CheckRunner } from "./checks.js";
+import type { CheckRunner } from "./checks.js";
 import { planReload, vhidKey } from "./reload.js";
 import { findStatus, ledgerReport, statusLine, vhidReport } from "./report.js";
 import { SyslogWriter } from "./syslog.js";
@@ -170,12 +173,17 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     if (cfg.demotion !== 0) this.core.handleInput({ kind: "demotion", source: "config", value: cfg.demotion, reason: "configured demotion" }, now);
     for (const ifr of this.ifs.values()) for (const rt of ifr.vhids.values()) this.startVhid(ifr, rt, now);
     this.pump();
-    this.startChecks(cfg);
+    await this.startChecks(cfg);
   }
 
-  /** Health checks (checks.ts): each one a named cause in the demotion ledger. */
-  private startChecks(cfg: Config): void {
+  /**
+   * Health checks (checks.ts): each one a named cause in the demotion ledger. Loaded only when checks are
+   * configured (with node:fs/promises and node:child_process), after the vhids entered BACKUP.
+   */
+  private async startChecks(cfg: Config): Promise<void> {
     if (!cfg.checks?.length) return;
+    const { CheckRunner } = await import("./checks.js");
+    if (this.stopping) return;
     this.checks = new CheckRunner(cfg, {
       demotion: (source, value, reason, group) => {
         if (!this.started || this.stopping) return;
@@ -776,7 +784,7 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
       this.checks?.stop();
       this.checks = null;
       for (const e of this.core.status().ledger) if (e.source.startsWith("check:")) this.core.handleInput({ kind: "demotion", source: e.source, value: 0, reason: "checks reloaded", ...(e.group !== undefined ? { group: e.group } : {}) }, now);
-      this.startChecks(next);
+      await this.startChecks(next);
       done.push("checks restarted");
     }
     this.config = next;
