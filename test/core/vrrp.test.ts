@@ -6,6 +6,7 @@ import { Cluster } from "../../src/core/cluster.js";
 import type { Input, Transmit, VhidParams } from "../../src/core/types.js";
 import { compareAddress, vrrpEffectivePriority, vrrpMasterDownUs, vrrpSkewUs } from "../../src/core/vrrp.js";
 import { status } from "../../src/core/vhid.js";
+import { explain, whyLine } from "../../src/core/explain.js";
 import { cmd, mk, PEER, run, sends, start, transitions } from "./helpers.js";
 
 const v3 = (priority: number, intervalCs = 100, extra: Partial<VhidParams> = {}) => ({ vrrp: { priority, intervalCs }, ...extra });
@@ -96,6 +97,17 @@ describe("VRRPv3 timing", () => {
     expect(sends(r.actions)[0].advert.vrrp!.priority).toBe(1);
     s = run(r.state, ad(2), 20).state;
     expect(s.state).toBe("BACKUP");
+  });
+});
+
+describe("VRRPv3 explained", () => {
+  it("why and explain speak of priorities, not advskew", () => {
+    let s = start(mk(v3(100, 10)), 0).state;
+    s = run(s, ad(200, 10), 5).state;
+    s = run(s, cmd({ op: "demote", delta: 20 }), 6).state;
+    expect(whyLine(status(s), [])).toBe("BACKUP (initialization complete): we advertise priority 80 (configured 100); demoted by vhid +20; master 198.51.100.2 advertises priority 200; preempt off");
+    expect(explain(status(s))).toContain("We advertise VRRPv3 priority 80 (configured 100, demotion 20) every 10 cs");
+    expect(explain(status(s))).toContain("(VRRPv3 priority 200, interval 10 cs)");
   });
 });
 
