@@ -125,10 +125,18 @@ export function decodeFrame(time: number, linktype: number, data: Buffer): Decod
     r.addresses = v.addresses;
     if (v.version === 2) r.auth_type = v.authType;
     r.checksum = v.checksumOk === true ? "ok" : "bad";
+    let problems = c.problems;
+    // VRRPv3 over IPv4 with the checksum computed without the pseudo-header (keepalived v3_checksum_as_v2,
+    // FRR without checksum-with-ipv4-pseudoheader): right for that variant, and said so.
+    if (v.version === 3 && v.family === 4 && v.checksumOk !== true && !ip.truncated && inetChecksum(payload, 0, v.length) === 0) {
+      r.checksum = "ok";
+      problems = problems.filter((x) => !x.startsWith("bad VRRP checksum"));
+      r.notes.push("checksum without the IPv4 pseudo-header (v3_checksum_as_v2 variant)");
+    }
     if (ip.truncated) r.error = "badlen";
     else if (r.checksum === "bad") r.error = "badsum";
     else if (ip.ttl !== 255) r.error = "badttl";
-    r.notes.push(...c.problems);
+    r.notes.push(...problems);
     return { row: r, payload };
   }
   r.error = c.reason === "badver" ? "badver" : "badlen";
