@@ -5,7 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { AdvertCapture, Lab, cleanupPrefix, uniquePrefix, type LabHost } from "../../src/lab/index.js";
+import { AdvertCapture, Lab, carpCli, cleanupPrefix, uniquePrefix, type LabHost } from "../../src/lab/index.js";
 import { enteredAt, startKeepalivedVrrp3, startOursVrrp3, waitState, type Vrrp3Router } from "../../src/lab/vrrp3.js";
 import { vrrpMasterDownUs, vrrpSkewUs } from "../../src/core/vrrp.js";
 import { requires } from "../helpers/require.js";
@@ -146,5 +146,29 @@ describe.each([
     const peerLine = ours.proc.lines.filter((l) => l.text.includes("VRRPv3 peer"));
     expect(peerLine.length).toBeGreaterThanOrEqual(1);
     expect(peerLine[0].text).toContain("RFC 5798 checksum (with pseudo-header)");
+  }, 60_000);
+});
+
+describe("VRRPv3 demotion against keepalived", () => {
+  requires("netns", "ours", "keepalived");
+
+  it("carp set --demote lowers our advertised priority: keepalived (preempt) takes over, and gives back when it is undone", async () => {
+    const { a, b, vip } = twoHosts(4);
+    const k = startKeepalivedVrrp3(b, { vrid: 11, vip, priority: 150, intervalCs: 10 });
+    expect(await waitState(k, "BACKUP", 8000)).toBe(true);
+    const ours = startOursVrrp3(a, { vrid: 11, vip, priority: 200, intervalCs: 10, preempt: true });
+    expect(await waitState(ours, "MASTER", 8000)).toBe(true);
+    expect(await waitState(k, "BACKUP", 3000)).toBe(true);
+    const set = (d: string) => a.exec(process.execPath, [carpCli(), "set", "--demote", d, "--control", ours.control!]);
+    set("+100"); // 200 - 100 = 100 < 150
+    expect(await waitState(k, "MASTER", 3000)).toBe(true);
+    expect(await waitState(ours, "BACKUP", 3000)).toBe(true);
+    const st = JSON.parse(a.exec(process.execPath, [carpCli(), "status", "--json", "--control", ours.control!])) as { vhids: { vrrp: { effectivePriority: number; lastPriority: number } }[] };
+    expect(st.vhids[0].vrrp.effectivePriority).toBe(100);
+    expect(st.vhids[0].vrrp.lastPriority).toBe(150);
+    set("-100");
+    expect(await waitState(ours, "MASTER", 3000)).toBe(true); // preempt: our 200 beats its 150 after master-down
+    expect(await waitState(k, "BACKUP", 3000)).toBe(true);
+    expect(complaints(k)).toEqual([]);
   }, 60_000);
 });
