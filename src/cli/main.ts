@@ -1,9 +1,14 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env -S node --max-semi-space-size=1 --single-threaded-gc
 // The `carp` command: dispatches to one module per subcommand. Subcommand modules export
 // `run(argv: string[]): Promise<number>` (the exit code) and throw UsageError/RuntimeError for
 // problems the user can fix; those become one line on stderr here.
 // The shebang caps V8's young generation at 1 MB per semi-space: the daemon allocates little, and the
-// default (up to 16 MB) costs ~15 MB of RSS with 255 vhids (bench/scale.mjs).
+// default (up to 16 MB) costs ~15 MB of RSS with 255 vhids (bench/scale.mjs). --single-threaded-gc: no
+// GC helper threads (a scavenge does not wait for a helper the busy host has not scheduled; ~1 MB less).
+// `carp run` also turns V8's optimizing compiler off (--no-opt, set before the daemon's code loads): its
+// hot path is small, and TurboFan's code and data cost ~7 MB of RSS with 255 vhids for no CPU gain
+// measured (bench/scale.mjs); the other commands (inspect on big captures) keep it.
+import { setFlagsFromString } from "node:v8";
 import { UsageError, exitCodeFor, oneLine } from "./errors.js";
 
 type Sub = { run(argv: string[]): Promise<number>; summary: string };
@@ -43,6 +48,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const load = subcommands[cmd];
   if (!load) throw new UsageError(`unknown command '${cmd}' (try carp --help)`);
+  if (cmd === "run") setFlagsFromString("--no-opt");
   const sub = await load();
   return sub.run(rest);
 }

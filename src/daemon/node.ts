@@ -35,7 +35,7 @@ import type { CheckRunner } from "./checks.js";
 import { planReload, vhidKey } from "./reload.js";
 import { findStatus, ledgerReport, statusLine, vhidReport } from "./report.js";
 import { SyslogWriter } from "./syslog.js";
-import { CoreTimer, RxClock, realClock, type Wake } from "./timer.js";
+import { CoreTimer, RxClock, realClock, waitUntil, type Wake } from "./timer.js";
 import { encodeAdvert, sendAdvert } from "./transmit.js";
 import { CarpNodeError, type CarpNodeOptions, type CarpStats, type NodeStatus, type SetRequest, type TransitionEvent, type VhidReport } from "./types.js";
 
@@ -556,7 +556,7 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
       rts.push(at);
     }
     // Wait out what is left of the lead (at most ADVERT_LEAD_MS + the timer's coalescing window).
-    if (sendAt !== undefined && sendAt - this.now() <= ADVERT_LEAD_MS + 1) while (this.now() < sendAt);
+    if (sendAt !== undefined && sendAt - this.now() <= ADVERT_LEAD_MS + 1) waitUntil(this.now, sendAt);
     const outcomes = pkts.map((p, i) => sendAdvert(rts[i].ifr, rts[i].rt, list[i].family, p, this.carpstats));
     const now = this.now();
     for (let i = 0; i < outcomes.length; i++) {

@@ -5,7 +5,8 @@
 // (perAdvertMs per advert) before them; the caller runs the core for the whole pass (advertiseUntil =
 // the deadline), encodes and signs every advert, waits out the rest of the lead and sends them back to
 // back, so the wire timing does not carry the cost of 255 core steps. Master-down timers never run early:
-// with spinMs the timer wakes that much before a master-down deadline and busy-waits the rest, so a
+// with spinMs the timer wakes that much before a master-down deadline and waits out the rest (a futex
+// sleep, then a busy-wait for the last SPIN_TAIL_MS: waitUntil), so a
 // takeover does not carry setTimeout's whole-ms rounding and part of a busy host's wake-up latency.
 
 /** Deadlines this close (ms) after the wake-up run in the same pass (setTimeout has 1 ms granularity). */
@@ -15,12 +16,34 @@ export interface TimerClock {
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /** Blocks until now() >= t and returns now(); without it the timer busy-waits. */
+  waitUntil?(t: number): number;
+}
+
+/** Spin only this last bit (ms) of a wait; sleep the rest. */
+export const SPIN_TAIL_MS = 0.2;
+const cell = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Blocks the thread until now() >= t: Atomics.wait (a futex sleep with a sub-ms timeout: no CPU and no
+ * allocation, unlike a loop over performance.now() that fills the young generation and triggers a
+ * scavenge in the middle of an advert pass), then a busy-wait for the last SPIN_TAIL_MS.
+ */
+export function waitUntil(now: () => number, t: number): number {
+  let n = now();
+  while (t - n > SPIN_TAIL_MS) {
+    Atomics.wait(cell, 0, 0, t - n - SPIN_TAIL_MS);
+    n = now();
+  }
+  while (n < t) n = now();
+  return n;
 }
 
 export const realClock = (now: () => number): TimerClock => ({
   now,
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+  waitUntil: (t) => waitUntil(now, t),
 });
 
 /** What the timer needs from the core. */
@@ -104,7 +127,10 @@ export class CoreTimer {
     this.planned = Infinity;
     let real = this.clock.now();
     // Woken early for a master-down deadline (spinMs): wait out the rest (at most spinMs + 1 ms).
-    if (this.spinning && planned - real <= (this.lead.spinMs ?? 0) + 1) while ((real = this.clock.now()) < planned);
+    if (this.spinning && planned - real <= (this.lead.spinMs ?? 0) + 1) {
+      if (this.clock.waitUntil) real = this.clock.waitUntil(planned);
+      else while ((real = this.clock.now()) < planned);
+    }
     try {
       this.fire({ now: real + COALESCE_MS, advertiseUntil: Math.max(real, planned) + COALESCE_MS, sendAt: planned });
     } finally {

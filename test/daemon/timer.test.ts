@@ -2,7 +2,7 @@
 // no drift, one pending wake-up for many vhids, and the early wake-up of big advert passes.
 import { describe, expect, it } from "vitest";
 import { Cluster, MAX_CATCH_UP_MS } from "../../src/core/index.js";
-import { CoreTimer, RX_AGE_MAX_MS, RxClock, type TimerClock, type Wake } from "../../src/daemon/timer.js";
+import { CoreTimer, RX_AGE_MAX_MS, RxClock, waitUntil, type TimerClock, type Wake } from "../../src/daemon/timer.js";
 
 /** A manual clock: setTimeout callbacks run when advance() passes their (integer ms) wake time plus `lateness`. */
 function fakeClock(lateness: () => number) {
@@ -164,5 +164,19 @@ describe("RxClock", () => {
     expect(rx.age(Number.NaN)).toBe(0);
     wall += 3_600_000; // the wall clock steps an hour: the offset is re-learnt, not a huge age
     expect(rx.age(wall - 2)).toBeLessThanOrEqual(2.5);
+  });
+});
+
+describe("waitUntil", () => {
+  it("returns at or after the deadline and sleeps rather than spins (little CPU for a 30 ms wait)", () => {
+    const now = () => performance.now();
+    const cpu0 = process.cpuUsage();
+    const t = now() + 30;
+    const woke = waitUntil(now, t);
+    const cpu = process.cpuUsage(cpu0);
+    expect(woke).toBeGreaterThanOrEqual(t);
+    expect(woke - t).toBeLessThan(25); // generous: a busy host may wake us late
+    expect((cpu.user + cpu.system) / 1000).toBeLessThan(15); // a busy-wait would burn ~30 ms
+    expect(waitUntil(now, now() - 5)).toBeGreaterThan(0); // a past deadline returns at once
   });
 });
