@@ -64,7 +64,10 @@ export async function runVrrp3(argv) {
     lab.destroy();
     cleanupPrefix(lab.prefix);
   };
-  process.once("SIGINT", () => (stopAll(), process.exit(130)));
+  process.once("SIGINT", () => {
+    stopAll();
+    process.exit(130);
+  });
   const A = lab.addHost("a", { addrs: ["198.51.100.31/24"] });
   const B = lab.addHost("b", { addrs: ["198.51.100.32/24"] });
   const obs = lab.addHost("obs", { addrs: ["198.51.100.3/24"] });
