@@ -51,6 +51,14 @@ export function renderMetrics(m: MetricsInput, nowMs = Date.now()): string {
   f.family("carp_vhid_advskew", "gauge", "Configured advskew.", vs.map((v) => [id(v), v.advskew]));
   f.family("carp_vhid_advskew_effective", "gauge", "Advskew as advertised, demotion included.", vs.map((v) => [id(v), v.effectiveAdvskew]));
   f.family("carp_vhid_advbase_seconds", "gauge", "Advertisement interval base.", vs.map((v) => [id(v), v.advbase]));
+  // VRRPv3 vhids (version 3): priority and interval instead of advskew/advbase.
+  const vr = vs.filter((v) => v.vrrp);
+  if (vr.length) {
+    f.family("carp_vrrp_priority", "gauge", "VRRPv3 vhid: configured priority.", vr.map((v) => [id(v), v.vrrp!.priority]));
+    f.family("carp_vrrp_priority_effective", "gauge", "VRRPv3 vhid: priority as advertised, demotion included.", vr.map((v) => [id(v), v.vrrp!.effectivePriority]));
+    f.family("carp_vrrp_interval_seconds", "gauge", "VRRPv3 vhid: advertisement interval.", vr.map((v) => [id(v), v.vrrp!.intervalCs / 100]));
+    f.family("carp_vrrp_master_interval_seconds", "gauge", "VRRPv3 vhid: the interval learned from the master.", vr.map((v) => [id(v), v.vrrp!.masterIntervalCs / 100]));
+  }
   f.family("carp_vhid_link_up", "gauge", "1 when the vhid's interface is up with carrier.", vs.map((v) => [id(v), v.linkUp ? 1 : 0]));
   const since = vs.filter((v) => v.since !== null);
   f.family("carp_vhid_last_transition_timestamp_seconds", "gauge", "When the vhid last changed state (Unix time).", since.map((v) => [id(v), v.since! / 1000]));
