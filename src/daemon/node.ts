@@ -46,6 +46,8 @@ export type { CarpNodeOptions, CarpStats, LedgerEntry, NodeStatus, SetRequest, T
 /** Big advert passes wake up to 5 ms early, 0.02 ms per advert (see timer.ts). */
 const ADVERT_LEAD_MS = 5;
 const ADVERT_STEP_MS = 0.02;
+/** Adverts due within this many ms of a pass go out in it (timer.ts coalesceMs: one wake-up a second for vhids that took over a few ms apart). */
+const ADVERT_COALESCE_MS = 10;
 /** A master-down deadline wakes this early and busy-waits the rest (timer.ts), for a prompt takeover. */
 const MASTER_DOWN_SPIN_MS = 1.5;
 
@@ -101,7 +103,7 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
     super();
     this.config = config;
     this.now = opts.now ?? (() => performance.now());
-    this.timer = new CoreTimer(this.core, (w) => this.onWake(w), realClock(this.now), { perAdvertMs: ADVERT_STEP_MS, maxLeadMs: ADVERT_LEAD_MS, spinMs: MASTER_DOWN_SPIN_MS });
+    this.timer = new CoreTimer(this.core, (w) => this.onWake(w), realClock(this.now), { perAdvertMs: ADVERT_STEP_MS, maxLeadMs: ADVERT_LEAD_MS, spinMs: MASTER_DOWN_SPIN_MS, coalesceMs: ADVERT_COALESCE_MS });
     this.rxClock = new RxClock(this.now);
     this.log = new Logger(config.logFormat, config.debug, opts.logSink, (e) => {
       this.syslog?.write(e.level, e.msg);

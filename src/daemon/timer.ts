@@ -58,6 +58,13 @@ export interface LeadOptions {
   maxLeadMs: number;
   /** Wake this many ms before a deadline that is not an advert (master-down) and busy-wait to it. */
   spinMs?: number;
+  /**
+   * Adverts due up to this many ms after a pass's deadline go out in that pass (default COALESCE_MS):
+   * vhids that became MASTER a few ms apart share one wake-up a second instead of each waking (and
+   * risking a late wake) on its own. Their adverts leave up to this much before their deadline, every
+   * time, so their intervals stay on the grid; a deadline is never passed.
+   */
+  coalesceMs?: number;
 }
 
 /** One pass: `now` and `advertiseUntil` for handleTimeout; `sendAt` is when the pass's adverts are due. */
@@ -92,7 +99,7 @@ export class CoreTimer {
     let spinning = spin > 0 && planned !== adv;
     if (spinning) wake = planned - spin; // a master-down deadline: wake early, spin the last bit
     if (adv !== undefined && this.lead.maxLeadMs > 0) {
-      const early = adv - Math.min(this.lead.maxLeadMs, this.lead.perAdvertMs * this.core.advertsDue(adv + COALESCE_MS));
+      const early = adv - Math.min(this.lead.maxLeadMs, this.lead.perAdvertMs * this.core.advertsDue(adv + (this.lead.coalesceMs ?? COALESCE_MS)));
       if (early < wake) {
         wake = early;
         planned = adv;
@@ -132,7 +139,7 @@ export class CoreTimer {
       else while ((real = this.clock.now()) < planned);
     }
     try {
-      this.fire({ now: real + COALESCE_MS, advertiseUntil: Math.max(real, planned) + COALESCE_MS, sendAt: planned });
+      this.fire({ now: real + COALESCE_MS, advertiseUntil: Math.max(real, planned) + (this.lead.coalesceMs ?? COALESCE_MS), sendAt: planned });
     } finally {
       this.reschedule();
     }

@@ -92,6 +92,30 @@ describe("CoreTimer", () => {
     expect(wakes[1].sent).toHaveLength(128);
   });
 
+  it("coalesceMs: adverts due a few ms apart share one pass a second, never after their deadline, on the grid", () => {
+    // Three groups of vhids that became MASTER 0, 3 and 7 ms apart (same interval).
+    const groups = () => {
+      const c = new Cluster();
+      for (let v = 1; v <= 30; v++) {
+        c.add("eth0", { vhid: v, vips: { v4: 1, v6: 0 } }, { counter: BigInt(v) });
+        c.command({ ifname: "eth0", vhid: v }, { op: "force", state: "MASTER" }, [0, 3, 7][v % 3]);
+      }
+      while (c.pollTransmit());
+      return c;
+    };
+    const c = groups();
+    const { advance, wakes } = driven(c, () => 0, { perAdvertMs: 0.02, maxLeadMs: 5, coalesceMs: 10 });
+    advance(5100);
+    expect(wakes).toHaveLength(5);
+    expect(wakes.every((w) => w.sent.length === 30 && w.sendAt % 1000 === 0)).toBe(true);
+    expect(c.pollTimeout()).toBe(6000); // each group stays on its own grid: no drift
+    expect(c.get({ ifname: "eth0", vhid: 1 })!.timers.advertise).toBe(6003);
+    // Without it each group wakes on its own.
+    const d = driven(groups(), () => 0, { perAdvertMs: 0.02, maxLeadMs: 5 });
+    d.advance(1100);
+    expect(d.wakes).toHaveLength(3);
+  });
+
   it("a big advert pass wakes early (capped at the max lead) and runs at its deadline; a master-down is never early", () => {
     const c = masters(255);
     c.add("eth1", { vhid: 1, vips: { v4: 1, v6: 0 } }, { counter: 9n });
