@@ -50,11 +50,12 @@ describe("keepalived on the vrid of one of our vhids", () => {
     expect(await until(() => ours.refresh() === "MASTER", 8000)).toBe(true);
     type S = { carpstats: Record<string, number>; vhids: { state: string }[] };
     // keepalived becomes MASTER (it drops our CARP adverts as malformed VRRP: "vrrp packet too short") but,
-    // with our adverts arriving every second, advertises only about every 5 s here (tcpdump); wait for 3.
-    const got = await until(() => ((ours.queryStatus() as S | null)?.carpstats.vrrp ?? 0) >= 3, 20_000);
+    // with our adverts arriving every second, advertises only about every 5 s here (tcpdump), sometimes slower under load; two are enough to show
+    // both the count and that the log line is written once.
+    const got = await until(() => ((ours.queryStatus() as S | null)?.carpstats.vrrp ?? 0) >= 2, 40_000);
     expect(got).toBe(true);
     const s = ours.queryStatus() as S;
-    expect(s.carpstats.vrrp).toBeGreaterThanOrEqual(3);
+    expect(s.carpstats.vrrp).toBeGreaterThanOrEqual(2);
     expect(s.carpstats.badlen).toBe(0);
     expect(s.vhids[0].state).toBe("MASTER");
     const logged = ours.proc!.lines.filter((l) => l.text.includes("VRRP router 198.51.100.21 uses vrid 9 on this link"));
