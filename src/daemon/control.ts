@@ -125,8 +125,9 @@ function serveConnection(sock: Socket, node: CarpNode, limits: typeof CONTROL_LI
 
   // Answers once and closes. Whatever the client still sends is discarded, never kept, for at most 1 s and
   // 1 MiB (so a client that stops sending reads the answer instead of a reset); then the socket is destroyed.
-  const refuse = (why: string) => {
-    if (closing) return;
+  // Stops reading requests: from now on what the client sends is counted and dropped, and past `limit`
+  // bytes the connection is destroyed.
+  const stopReading = (limit: number) => {
     closing = true;
     clearTimeout(idle);
     pending = [];
@@ -135,8 +136,12 @@ function serveConnection(sock: Socket, node: CarpNode, limits: typeof CONTROL_LI
     let discarded = 0;
     sock.on("data", (d: Buffer) => {
       discarded += d.length;
-      if (discarded > DISCARD_AFTER_REFUSAL) sock.destroy();
+      if (discarded > limit) sock.destroy();
     });
+  };
+  const refuse = (why: string) => {
+    if (closing) return;
+    stopReading(DISCARD_AFTER_REFUSAL);
     sock.resume();
     const t = setTimeout(() => sock.destroy(), 1000);
     t.unref();
@@ -178,16 +183,7 @@ function serveConnection(sock: Socket, node: CarpNode, limits: typeof CONTROL_LI
   // The events op: the connection becomes a stream until either side closes. What the client sends from now
   // on is discarded (at most maxRequestBytes of it); a client that stops reading is dropped with an overflow line.
   const stream = (since: number | undefined) => {
-    closing = true;
-    clearTimeout(idle);
-    pending = [];
-    lines.length = 0;
-    sock.removeAllListeners("data");
-    let discarded = 0;
-    sock.on("data", (d: Buffer) => {
-      discarded += d.length;
-      if (discarded > limits.maxRequestBytes) sock.destroy();
-    });
+    stopReading(limits.maxRequestBytes);
     sock.on("end", () => sock.destroy());
     sock.write(JSON.stringify({ ok: true, seq: node.events.lastSeq, oldest: node.events.oldestSeq }) + "\n");
     let stopped = false; // also during the replay, before `sub` exists
