@@ -149,6 +149,7 @@ export class Cluster {
         if (input.kind === "vipResult") return this.onVipResult(e, input, now);
         const err = this.stepVhid(e, { kind: "command", command: input.command }, now);
         if (!err && input.command.op === "stop") this.clearSource(`vipadd:${refName(e.ref)}`, `${refName(e.ref)}: stopped`, now);
+        if (!err && input.command.op === "set" && input.command.groups) this.broadcastDemotion(now); // new groups: new ledger value
         return err;
       }
       case "demotion": {

@@ -70,7 +70,20 @@ export type Command =
   | { op: "advertise" }
   // Several changes at once (`carp set`): every value is validated before any is applied, then a MASTER
   // advertises the new advbase/advskew at once and `state` is forced last.
-  | { op: "set"; advbase?: number; advskew?: number; preempt?: boolean; demote?: number; state?: "MASTER" | "BACKUP" };
+  | {
+      op: "set";
+      advbase?: number;
+      advskew?: number;
+      preempt?: boolean;
+      demote?: number;
+      state?: "MASTER" | "BACKUP";
+      /** Reload: new demotion groups (the ledger's value for them applies at once). */
+      groups?: string[];
+      /** Reload: a new preemptDelay (from the next hold; 0 lifts a running one). */
+      preemptDelayMs?: number;
+      /** Reload: startBackup (false lifts a pending boot hold; true applies from the next start). */
+      startBackup?: boolean;
+    };
 
 export type Input =
   | ({ kind: "advert" } & ReceivedAdvert)

@@ -707,12 +707,26 @@ function onSet(st: Step, c: Extract<Command, { op: "set" }>): string | undefined
   if (p.semantics === "ucarp" && advbase === 0 && advskew === 0) return "advbase: advbase and advskew cannot both be 0";
   if (c.preempt !== undefined && typeof c.preempt !== "boolean") return "preempt: preempt must be true or false";
   if (c.demote !== undefined && !Number.isInteger(c.demote)) return "demote: demotion must be an integer";
+  if (c.groups !== undefined && (!Array.isArray(c.groups) || c.groups.some((g) => typeof g !== "string" || g === ""))) return "groups: groups must be a list of names";
+  if (c.preemptDelayMs !== undefined && (typeof c.preemptDelayMs !== "number" || !(c.preemptDelayMs >= 0) || !Number.isFinite(c.preemptDelayMs))) return "preemptDelay: must be a number >= 0";
+  if (c.startBackup !== undefined && typeof c.startBackup !== "boolean") return "startBackup: must be true or false";
   if (c.state !== undefined) {
     if (c.state !== "MASTER" && c.state !== "BACKUP") return `state: cannot force state ${String(c.state)}`;
     if (!s.linkUp && !p.ignoreIfState) return `state: vhid ${p.vhid}: cannot force ${c.state}: interface is down`;
   }
   const demote = p.demote + (c.demote ?? 0);
-  s.params = { ...p, advbase, advskew, preempt: c.preempt ?? p.preempt, demote };
+  s.params = {
+    ...p,
+    advbase,
+    advskew,
+    preempt: c.preempt ?? p.preempt,
+    demote,
+    groups: c.groups ? [...c.groups] : p.groups,
+    preemptDelayMs: c.preemptDelayMs ?? p.preemptDelayMs,
+    startBackup: c.startBackup ?? p.startBackup,
+  };
+  if (c.preemptDelayMs === 0) s.preemptHoldUntil = null;
+  if (c.startBackup === false) s.bootHold = false;
   if (demote !== p.demote) st.log("info", `vhid ${p.vhid}: demotion ${p.demote} -> ${demote}`);
   if (s.running && (c.advbase !== undefined || c.advskew !== undefined || demote !== p.demote)) advertiseNowIfMaster(st);
   if (c.state !== undefined) return onCommand(st, { op: "force", state: c.state });

@@ -32,7 +32,7 @@ export class EffectExecutor {
    * garp_master_delay), and every garpRefresh ms while MASTER (keepalived garp_master_refresh). Each round
    * runs only while the vhid is still MASTER; the refresh timer ends itself after a step-down.
    */
-  private afterTakeover(ifr: IfRt, rt: VhidRt, fams: IpFamily[]): void {
+  private afterTakeover(ifr: IfRt, rt: VhidRt, fams: IpFamily[], repeat = true): void {
     const again = (why: string) => {
       if (this.host.state(rt) !== "MASTER") return false;
       const ann = (rt as VhidRt & { vmac?: { announcer: IfRt["announcer"] } }).vmac?.announcer ?? ifr.announcer;
@@ -40,7 +40,7 @@ export class EffectExecutor {
       this.host.log.debug(`${name(ifr, rt)}: announced (${why})`);
       return true;
     };
-    for (let i = 1; i < (rt.cfg.garpRepeat ?? 1); i++) setTimeout(() => again(`repeat ${i + 1}`), i * 1000).unref();
+    if (repeat) for (let i = 1; i < (rt.cfg.garpRepeat ?? 1); i++) setTimeout(() => again(`repeat ${i + 1}`), i * 1000).unref();
     const every = rt.cfg.garpRefreshMs ?? 0;
     if (every > 0 && !this.refresh.has(rt)) {
       const t = setInterval(() => {
@@ -52,6 +52,16 @@ export class EffectExecutor {
       t.unref();
       this.refresh.set(rt, t);
     }
+  }
+
+  /** Reload changed garpRefresh: the running refresh timer stops; a MASTER starts one at the new period. */
+  garpRefreshChanged(ifr: IfRt, rt: VhidRt): void {
+    const t = this.refresh.get(rt);
+    if (t) clearInterval(t);
+    this.refresh.delete(rt);
+    if (this.host.state(rt) !== "MASTER") return;
+    const fams: IpFamily[] = [...new Set(rt.cfg.addresses.map((a) => a.family))];
+    this.afterTakeover(ifr, rt, fams, false);
   }
 
   /** Jobs queued or running per vhid. */

@@ -748,20 +748,23 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
       await at.rt.chain;
       at.ifr.vhids.delete(old.vhid);
       this.detachVmac(at.rt);
-      done.push(`vhid ${vhidKey(old)}: ${rebuilt ? "rebuilt" : "removed"}`);
+      done.push(`vhid ${vhidKey(old)}: ${rebuilt ? `rebuilt (${plan.rebuild.find((r) => r.old === old)?.why.join(", ")} changed)` : "removed"}`);
     }
     if (plan.demotion !== undefined) {
       this.core.handleInput({ kind: "demotion", source: "config", value: plan.demotion, reason: "configured demotion" }, now);
       done.push(`global demotion ${plan.demotion}`);
     }
-    for (const { next: nv, set } of plan.keep) {
+    for (const { next: nv, set, changed } of plan.keep) {
       const at = this.rtOf({ ifname: nv.interface, vhid: nv.vhid });
       if (!at) continue;
       at.rt.cfg = nv;
-      if (Object.keys(set).length === 0) continue;
-      const err = this.core.command(at.rt.ref, { op: "set", ...set }, now);
-      if (err) throw new CarpNodeError(`--${err}`, "usage");
-      done.push(`vhid ${vhidKey(nv)}: updated`);
+      if (changed.length === 0) continue;
+      if (Object.keys(set).length) {
+        const err = this.core.command(at.rt.ref, { op: "set", ...set }, now);
+        if (err) throw new CarpNodeError(`--${err}`, "usage");
+      }
+      if (changed.includes("garpRefreshMs")) this.effects.garpRefreshChanged(at.ifr, at.rt);
+      done.push(`vhid ${vhidKey(nv)}: updated (${changed.join(", ")})`);
     }
     for (const [nv, added] of [...plan.rebuild.map((r) => [r.next, false] as const), ...plan.add.map((a) => [a, true] as const)]) {
       let ifr = this.ifs.get(nv.interface);

@@ -84,3 +84,35 @@ describe("startBackup", () => {
     expect(run(s, advert({ advskew: 100 }), 200_100).state.state).toBe("MASTER");
   });
 });
+
+describe("set groups/preemptDelayMs/startBackup (SIGHUP in place)", () => {
+  it("new groups take the ledger's value for them at once; a bad list is refused", () => {
+    const c = new Cluster();
+    expect(c.add("eth0", params(1), { counter: 1n }).ok).toBe(true);
+    c.command({ ifname: "eth0", vhid: 1 }, { op: "start" }, 0);
+    c.handleInput({ kind: "demotion", source: "group:web", delta: 50, group: "web" }, 10);
+    const skew = () => effectiveAdvskew(c.get({ ifname: "eth0", vhid: 1 })!);
+    expect(skew()).toBe(10);
+    expect(c.command({ ifname: "eth0", vhid: 1 }, { op: "set", groups: ["web"] }, 20)).toBeUndefined();
+    expect(skew()).toBe(60);
+    expect(c.command({ ifname: "eth0", vhid: 1 }, { op: "set", groups: [""] }, 30)).toMatch(/groups/);
+    expect(c.command({ ifname: "eth0", vhid: 1 }, { op: "set", groups: [] }, 40)).toBeUndefined();
+    expect(skew()).toBe(10);
+  });
+
+  it("startBackup false lifts a pending boot hold; preemptDelay 0 lifts a running hold", () => {
+    const c = new Cluster();
+    c.add("eth0", { ...params(1), advskew: 0, preempt: true, startBackup: true, preemptDelayMs: 60_000 }, { counter: 1n });
+    const ref = { ifname: "eth0", vhid: 1 };
+    c.command(ref, { op: "start" }, 0);
+    const st = () => c.get(ref)!;
+    expect([st().bootHold, st().preemptHoldUntil]).toEqual([true, 60_000]);
+    c.command(ref, { op: "set", startBackup: false }, 10);
+    expect(st().bootHold).toBe(false);
+    expect(st().preemptHoldUntil).toBe(60_000);
+    c.command(ref, { op: "set", preemptDelayMs: 0 }, 20);
+    expect(st().preemptHoldUntil).toBeNull();
+    expect([st().params.startBackup, st().params.preemptDelayMs]).toEqual([false, 0]);
+    expect(c.command(ref, { op: "set", preemptDelayMs: -1 }, 30)).toMatch(/preemptDelay/);
+  });
+});

@@ -52,4 +52,39 @@ describe("planReload", () => {
     expect(p.facilityChanged).toBe(true);
     expect(p.devdChanged).toBe(true);
   });
+
+  it("group, track, preemptDelay and startBackup become core set fields on a kept vhid (SIGHUP used to rebuild or drop them)", () => {
+    const p = planReload(cfg([v(1)]), cfg([v(1, { groups: ["web"], preemptDelay: 5, startBackup: true })]));
+    expect(p.rebuild).toEqual([]);
+    expect(p.keep[0].set).toEqual({ groups: ["web"], preemptDelayMs: 5000, startBackup: true });
+    expect(p.keep[0].changed).toEqual(["groups", "preemptDelayMs", "startBackup"]);
+    const back = planReload(cfg([v(1, { groups: ["web"], preemptDelay: 5, startBackup: true })]), cfg([v(1)]));
+    expect(back.keep[0].set).toEqual({ groups: [], preemptDelayMs: 0, startBackup: false });
+  });
+
+  it("garpRefresh and garpRepeat change in place (named in `changed`, no core set, no rebuild)", () => {
+    const p = planReload(cfg([v(1)]), cfg([v(1, { garpRefresh: 2, garpRepeat: 3 })]));
+    expect(p.rebuild).toEqual([]);
+    expect(p.keep[0].set).toEqual({});
+    expect(p.keep[0].changed).toEqual(["garpRefreshMs", "garpRepeat"]);
+  });
+
+  it("vmac, antiReplay and other structural changes rebuild the vhid and name the fields", () => {
+    const p = planReload(cfg([v(1), v(2)]), cfg([v(1, { vmac: true }), v(2, { antiReplay: true, preemptDelay: 1 })]));
+    expect(p.keep).toEqual([]);
+    expect(p.rebuild.map((r) => [r.next.vhid, r.why])).toEqual([
+      [1, ["vmac"]],
+      [2, ["antiReplay"]],
+    ]);
+  });
+
+  it("every field of a vhid is either applied in place or rebuilds: none is silently ignored", () => {
+    const base = cfg([v(1)]);
+    const variants: Partial<RawVhid>[] = [{ groups: ["g"] }, { preemptDelay: 3 }, { startBackup: true }, { garpRefresh: 1 }, { garpRepeat: 2 }, { vmac: true }, { antiReplay: true }, { advskew: 9 }, { preempt: true }, { demote: 1 }];
+    for (const extra of variants) {
+      const p = planReload(base, cfg([v(1, extra)]));
+      const visible = p.rebuild.length === 1 ? p.rebuild[0].why : p.keep[0].changed;
+      expect(visible.length, JSON.stringify(extra)).toBeGreaterThan(0);
+    }
+  });
 });
