@@ -1,7 +1,7 @@
 // --facility: log lines reach a syslog socket with the right PRI. The tests bind their own unix
 // datagram socket (python3: Node has none) and point the writer / daemon at it.
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, test } from "vitest";
@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it, test } from "vitest";
 import { SyslogWriter, syslogPri } from "../../src/daemon/syslog.js";
 import { createLab, waitFor, type Lab } from "../helpers/netns.js";
 import { requires } from "../helpers/require.js";
+import { datagramListener } from "../helpers/unix.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "carp-syslog-"));
 const procs: ChildProcess[] = [];
@@ -20,23 +21,10 @@ afterAll(async () => {
 });
 
 /** A unix datagram "syslogd" printing each datagram on one line; resolves once bound. */
-async function fakeSyslogd(name: string): Promise<{ path: string; got: string[] }> {
-  const path = join(tmp, name);
-  const code = `import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nwhile True:\n d=s.recv(65535)\n sys.stdout.write(d.decode(errors='replace').replace('\\n',' ')+'\\n')\n sys.stdout.flush()\n`;
-  const p = spawn("python3", ["-c", code, path], { stdio: ["ignore", "pipe", "inherit"] });
-  procs.push(p);
-  const got: string[] = [];
-  let buf = "";
-  p.stdout!.on("data", (d: Buffer) => {
-    buf += d.toString();
-    let i;
-    while ((i = buf.indexOf("\n")) >= 0) {
-      got.push(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-    }
-  });
-  await waitFor(() => existsSync(path), 3000);
-  return { path, got };
+async function fakeSyslogd(file: string): Promise<{ path: string; got: string[] }> {
+  const l = await datagramListener(join(tmp, file), " ");
+  procs.push(l.proc);
+  return l;
 }
 
 describe("SyslogWriter", () => {

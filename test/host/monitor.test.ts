@@ -1,11 +1,12 @@
 // Link and address watching spawn nothing: LinkWatcher and VipWatcher share the process's one netlink
 // subscription (one socket), which closes when the last of them stops, and no child process appears.
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 
 import { LinkWatcher } from "../../src/host/link.js";
 import { NetlinkEvents } from "../../src/host/netlink.js";
 import { VipWatcher } from "../../src/host/vips.js";
+import { socketFdsWithInodes } from "../helpers/unix.js";
 
 /** Live processes whose parent is `ppid`. */
 function childrenOf(ppid: number): number[] {
@@ -31,16 +32,7 @@ function netlinkRouteSockets(): number {
     // sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode: Eth 0 = NETLINK_ROUTE
     if (f.length >= 10 && f[1] === "0" && f[3] !== "00000000") inodes.add(f[9]);
   }
-  let n = 0;
-  for (const fd of readdirSync("/proc/self/fd")) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
-      if (m && inodes.has(m[1])) n++;
-    } catch {
-      /* closed meanwhile */
-    }
-  }
-  return n;
+  return socketFdsWithInodes(inodes);
 }
 
 describe("watchers", () => {

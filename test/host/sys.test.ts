@@ -3,7 +3,7 @@
 // another process with another uid, SCHED_FIFO in a child, and GARP / NA / --nomcast frames sent on
 // AF_PACKET in one namespace and captured byte for byte in another.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, openSync, closeSync, readdirSync, readlinkSync, rmSync, chmodSync } from "node:fs";
+import { mkdtempSync, openSync, closeSync, rmSync, chmodSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -18,6 +18,7 @@ import { Lab } from "../../src/lab/topology.js";
 import { buildGratuitousArp } from "../../src/protocol/arp.js";
 import { buildUnsolicitedNa } from "../../src/protocol/ndp.js";
 import { waitFor } from "./netns-helper.js";
+import { socketFdsWithInodes } from "../helpers/unix.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "carp-sys-"));
 chmodSync(tmp, 0o755);
@@ -63,16 +64,7 @@ function unixSocketFds(): number {
   const inodes = new Set(
     execFileSync("cat", ["/proc/net/unix"], { encoding: "utf8" }).split("\n").slice(1).map((l) => l.trim().split(/\s+/)[6]).filter(Boolean),
   );
-  let n = 0;
-  for (const fd of readdirSync("/proc/self/fd")) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
-      if (m && inodes.has(m[1])) n++;
-    } catch {
-      /* closed meanwhile */
-    }
-  }
-  return n;
+  return socketFdsWithInodes(inodes);
 }
 
 describe("unix datagrams", () => {

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { CARP_CLI, REPO, labScope, sleep, waitFor, type LabHost } from "../helpers/netns.js";
 import { requires } from "../helpers/require.js";
+import { datagramListener as listenUnixDgram } from "../helpers/unix.js";
 
 const { tmp, lab } = labScope("carp-service-test-");
 const procs: ChildProcess[] = [];
@@ -17,23 +18,10 @@ afterAll(() => {
 });
 
 /** A unix datagram listener (python3: node has none) collecting each datagram as one string. */
-async function datagramListener(name: string): Promise<{ path: string; got: string[] }> {
-  const path = join(tmp, name);
-  const code = `import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nwhile True:\n d=s.recv(65535)\n sys.stdout.write(d.decode(errors='replace').replace('\\n','|')+'\\n')\n sys.stdout.flush()\n`;
-  const p = spawn("python3", ["-c", code, path], { stdio: ["ignore", "pipe", "inherit"] });
-  procs.push(p);
-  const got: string[] = [];
-  let buf = "";
-  p.stdout!.on("data", (d: Buffer) => {
-    buf += d.toString();
-    let i;
-    while ((i = buf.indexOf("\n")) >= 0) {
-      got.push(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-    }
-  });
-  await waitFor(() => existsSync(path), 3000);
-  return { path, got };
+async function datagramListener(file: string): Promise<{ path: string; got: string[] }> {
+  const l = await listenUnixDgram(join(tmp, file), "|");
+  procs.push(l.proc);
+  return l;
 }
 
 const SETPRIV = ["--reuid=65534", "--regid=65534", "--clear-groups"];
