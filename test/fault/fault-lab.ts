@@ -248,3 +248,17 @@ export async function oneMaster(nodes: Node[], ms = 10_000): Promise<number> {
 export function flaps(nodes: Node[], since: number): string[] {
   return nodes.flatMap((n, i) => transitions(n, undefined, since).map((t) => `${i}:${t.from}->${t.to}`));
 }
+
+/**
+ * The usual starting point of a fault scenario: our daemon on `a` becomes MASTER (VIP4/24, default options),
+ * then `b` joins with advskew 100 and must see `a` as the one master.
+ */
+export async function masterAndBackup(tmp: string, a: LabHost, b: LabHost): Promise<{ na: Node; nb: Node; nodes: Node[] }> {
+  const na = carp(tmp, a, ["-a", `${VIP4}/24`]);
+  await na.p.waitState("MASTER", 10_000);
+  const nb = carp(tmp, b, ["-a", `${VIP4}/24`, "-k", "100"]);
+  const nodes = [na, nb];
+  const m = await oneMaster(nodes, 10_000);
+  if (m !== 0) throw new Error(`expected a as the one master, got ${m}: ${lastSeen(nodes)}`);
+  return { na, nb, nodes };
+}

@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import { describe, expect, test } from "vitest";
 import { labScope, sleep, waitFor } from "../helpers/netns.js";
 import { requires } from "../helpers/require.js";
-import { allAlive, carp, flaps, lastSeen, oneMaster, state, status, VIP4, VipWatch } from "./fault-lab.js";
+import { allAlive, flaps, lastSeen, oneMaster, state, status, VIP4, VipWatch, masterAndBackup } from "./fault-lab.js";
 
 const { tmp, lab } = labScope("carp-fault-freeze-");
 const FREEZE_MS = Number(process.env.FAULT_FREEZE_MS ?? 10_000);
@@ -16,11 +16,7 @@ describe.concurrent("freeze and carrier loss", () => {
   test(`master SIGSTOP ${FREEZE_MS / 1000} s then SIGCONT: the backup takes over, one step-down, no second flap`, async () => {
     const l = lab(2, "fz");
     const [a, b] = l.hosts;
-    const na = carp(tmp, a, ["-a", `${VIP4}/24`]);
-    await na.p.waitState("MASTER", 10_000);
-    const nb = carp(tmp, b, ["-a", `${VIP4}/24`, "-k", "100"]);
-    const nodes = [na, nb];
-    expect(await oneMaster(nodes, 10_000), lastSeen(nodes)).toBe(0);
+    const { na, nb, nodes } = await masterAndBackup(tmp, a, b);
     const w = await VipWatch.start([a, b], VIP4);
     const t0 = Date.now();
     process.kill(na.p.pid, "SIGSTOP");
@@ -51,11 +47,7 @@ describe.concurrent("freeze and carrier loss", () => {
   test(`carrier loss ${FREEZE_MS / 1000} s on the master: INIT, backup takes over, no flap when the carrier returns`, async () => {
     const l = lab(2, "fc");
     const [a, b] = l.hosts;
-    const na = carp(tmp, a, ["-a", `${VIP4}/24`]);
-    await na.p.waitState("MASTER", 10_000);
-    const nb = carp(tmp, b, ["-a", `${VIP4}/24`, "-k", "100"]);
-    const nodes = [na, nb];
-    expect(await oneMaster(nodes, 10_000), lastSeen(nodes)).toBe(0);
+    const { na, nb, nodes } = await masterAndBackup(tmp, a, b);
     const w = await VipWatch.start([a, b], VIP4);
     const t0 = Date.now();
     execFileSync("ip", ["-n", l.bridgeNs, "link", "set", "ph0", "down"]); // a's eth0 loses its carrier

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { labScope, sleep } from "../helpers/netns.js";
 import { requires } from "../helpers/require.js";
-import { allAlive, CARP_JS, carp, flaps, lastSeen, oneMaster, PASS, status, VIP4, VipWatch, type LabHost } from "./fault-lab.js";
+import { allAlive, CARP_JS, flaps, PASS, status, VIP4, VipWatch, type LabHost, masterAndBackup } from "./fault-lab.js";
 
 const { tmp, lab } = labScope("carp-fault-hostile-");
 const N = 5;
@@ -46,11 +46,7 @@ describe("hostile adverts", () => {
     const [a, b, evil] = l.hosts;
     const raw = join(tmp, "raw.py");
     writeFileSync(raw, RAW);
-    const na = carp(tmp, a, ["-a", `${VIP4}/24`]);
-    await na.p.waitState("MASTER", 10_000);
-    const nb = carp(tmp, b, ["-a", `${VIP4}/24`, "-k", "100"]);
-    const nodes = [na, nb];
-    expect(await oneMaster(nodes, 10_000), lastSeen(nodes)).toBe(0);
+    const { na, nodes } = await masterAndBackup(tmp, a, b);
     const w = await VipWatch.start([a, b], VIP4);
     const t0 = Date.now();
     const before = await Promise.all(nodes.map(status));

@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import { describe, expect, test } from "vitest";
 import { labScope, sleep } from "../helpers/netns.js";
 import { requires } from "../helpers/require.js";
-import { allAlive, carp, flaps, masters, lastSeen, oneMaster, status, VIP4, VipWatch } from "./fault-lab.js";
+import { allAlive, flaps, masters, lastSeen, oneMaster, status, VIP4, VipWatch, masterAndBackup } from "./fault-lab.js";
 
 const { tmp, lab } = labScope("carp-fault-loss-");
 const LOSS_S = Number(process.env.FAULT_LOSS_S ?? 60);
@@ -22,11 +22,7 @@ describe.concurrent("loss and partitions", () => {
   test(`30 % loss for ${LOSS_S} s: false takeovers resolve, one master at the end`, async () => {
     const l = lab(2, "fl");
     const [a, b] = l.hosts;
-    const na = carp(tmp, a, ["-a", `${VIP4}/24`]);
-    await na.p.waitState("MASTER", 10_000);
-    const nb = carp(tmp, b, ["-a", `${VIP4}/24`, "-k", "100"]);
-    const nodes = [na, nb];
-    expect(await oneMaster(nodes, 10_000), lastSeen(nodes)).toBe(0);
+    const { na, nb, nodes } = await masterAndBackup(tmp, a, b);
     const w = await VipWatch.start([a, b], VIP4);
     const [sa0, sb0] = await Promise.all(nodes.map(status));
     const t0 = Date.now();
@@ -64,11 +60,7 @@ describe.concurrent("loss and partitions", () => {
   test("partition then heal: both master during the partition, one master within one advert interval after the heal", async () => {
     const l = lab(2, "fp");
     const [a, b] = l.hosts;
-    const na = carp(tmp, a, ["-a", `${VIP4}/24`]);
-    await na.p.waitState("MASTER", 10_000);
-    const nb = carp(tmp, b, ["-a", `${VIP4}/24`, "-k", "100"]);
-    const nodes = [na, nb];
-    expect(await oneMaster(nodes, 10_000), lastSeen(nodes)).toBe(0);
+    const { nb, nodes } = await masterAndBackup(tmp, a, b);
     const w = await VipWatch.start([a, b], VIP4);
     const t0 = Date.now();
     nft(l.bridgeNs, ['iifname "ph0" oifname "ph1" drop', 'iifname "ph1" oifname "ph0" drop']);

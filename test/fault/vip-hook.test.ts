@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { labScope, sleep, waitFor } from "../helpers/netns.js";
 import { requires } from "../helpers/require.js";
-import { allAlive, carp, cli, flaps, lastSeen, oneMaster, VIP4, VipWatch } from "./fault-lab.js";
+import { allAlive, carp, cli, flaps, lastSeen, oneMaster, VIP4, VipWatch, masterAndBackup } from "./fault-lab.js";
 
 const { tmp, lab } = labScope("carp-fault-viphook-");
 
@@ -17,11 +17,7 @@ describe.concurrent("VIP and hooks", () => {
   test("VIP deleted by hand on the master: re-added, announced by GARP, no role change", async () => {
     const l = lab(3, "fv");
     const [a, b, obs] = l.hosts;
-    const na = carp(tmp, a, ["-a", `${VIP4}/24`]);
-    await na.p.waitState("MASTER", 10_000);
-    const nb = carp(tmp, b, ["-a", `${VIP4}/24`, "-k", "100"]);
-    const nodes = [na, nb];
-    expect(await oneMaster(nodes, 10_000), lastSeen(nodes)).toBe(0);
+    const { na, nodes } = await masterAndBackup(tmp, a, b);
     const dump = obs.spawn("tcpdump", ["-l", "-n", "-e", "-i", "eth0", "arp"]);
     expect(await waitFor(() => dump.errLines.some((x) => /listening on/.test(x)), 10_000)).toBe(true);
     const w = await VipWatch.start([a, b], VIP4);
