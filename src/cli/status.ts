@@ -50,7 +50,8 @@ export function formatVhid(v: VhidReport): string {
     v.vrrp
       ? `  VRRPv3 priority ${v.vrrp.priority} effective ${v.vrrp.effectivePriority} interval ${v.vrrp.intervalCs} cs (master's ${v.vrrp.masterIntervalCs} cs, master-down ${v.vrrp.masterDownMs} ms) demotion ${v.demotion.total} preempt ${v.preempt ? "on" : "off"} checksum ${v.vrrp.checksum} no authentication${v.linkUp ? "" : " LINK DOWN"}`
       : `  advbase ${v.advbase} advskew ${v.advskew} effective skew ${v.effectiveAdvskew} demotion ${v.demotion.total} (global ${v.demotion.global}, vhid ${v.demotion.vhid}) preempt ${v.preempt ? "on" : "off"} ${v.semantics}${v.linkUp ? "" : " LINK DOWN"}`,
-    `  addresses ${v.addresses.join(" ")}${v.manageVip ? "" : " (managed by scripts)"}${v.vipError ? ` CANNOT ADD: ${v.vipError}` : ""}`,
+    `  addresses ${v.addresses.join(" ")}${v.vmac ? ` on ${v.vmac.name}` : ""}${v.manageVip ? "" : " (managed by scripts)"}${v.vipError ? ` CANNOT ADD: ${v.vipError}` : ""}`,
+    ...(v.vmac ? [`  vmac ${v.vmac.name} ${v.vmac.mac} link ${v.vmac.up ? "UP" : "DOWN"} (operstate ${v.vmac.operstate})${v.vmac.error ? ` ${v.vmac.error}` : ""}`] : []),
     `  last master ${v.lastMaster ? `${v.lastMaster.address} ${v.vrrp ? `priority ${v.vrrp.lastPriority}` : `advbase ${v.lastMaster.advbase} advskew ${v.lastMaster.advskew}`}${v.lastMaster.bowOut ? " (bow-out)" : ""}, ${ago(v.lastMaster.agoMs)}` : "none seen"}`,
     ...(v.vrrp && Object.keys(v.vrrp.peers).length ? [`  peer checksums ${Object.entries(v.vrrp.peers).map(([a, c]) => `${a} ${c}`).join(", ")}`] : []),
     ...(v.antiReplay ? [`  antiReplay on, highest counter ${v.antiReplay.highest}${v.antiReplay.warning ? `; ${v.antiReplay.warning}` : ""}`] : []),

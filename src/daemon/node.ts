@@ -615,11 +615,13 @@ export class CarpNode extends EventEmitter<CarpNodeEvents> {
 
   /** A VIP of one of our vhids appeared or vanished on its interface (netlink). */
   private publishVip(ev: AddressEvent, op: "add" | "remove"): void {
-    const ifr = this.ifs.get(ev.ifname);
-    if (!ifr) return;
-    for (const rt of ifr.vhids.values()) {
-      if (rt.cfg.addresses.some((a) => a.address === ev.address && a.prefix === ev.prefix)) {
-        this.events.publish({ type: "vip", interface: ifr.name, vhid: rt.cfg.vhid, op, address: ev.address, prefix: ev.prefix });
+    // A vhid's VIPs live on its parent, or on its vmac interface (carp0) in virtual MAC mode.
+    for (const ifr of this.ifs.values()) {
+      for (const rt of ifr.vhids.values()) {
+        if (vipInterface(ifr, rt) !== ev.ifname) continue;
+        if (rt.cfg.addresses.some((a) => a.address === ev.address && a.prefix === ev.prefix)) {
+          this.events.publish({ type: "vip", interface: ifr.name, vhid: rt.cfg.vhid, op, address: ev.address, prefix: ev.prefix });
+        }
       }
     }
   }

@@ -1,5 +1,6 @@
 // Status and reports: the core's snapshot turned into what `carp status`, `carp set` and SIGUSR1 show.
 import type { ClusterStatus, DemotionEntry, VhidStatus } from "../core/index.js";
+import type { VirtualMacLink } from "../host/vmac.js";
 import type { VhidRt } from "./interfaces.js";
 import { epochMs } from "./log.js";
 import { whyLine } from "../core/explain.js";
@@ -43,8 +44,14 @@ export function vhidReport(s: VhidStatus, rt: VhidRt, now: number, ledger?: Demo
           },
         }
       : {}),
+    ...(rt.vmac ? { vmac: vmacReport(rt.vmac.link) } : {}),
     ...(s.antiReplay ? { antiReplay: { highest: s.replayHigh.toString(), warning: s.replayWarning } } : {}),
   };
+}
+
+function vmacReport(link: VirtualMacLink): NonNullable<VhidReport["vmac"]> {
+  const st = link.linkState();
+  return "error" in st ? { name: link.name, mac: link.mac, up: false, operstate: "UNKNOWN", error: st.error } : { name: link.name, mac: link.mac, ...st };
 }
 
 export function ledgerReport(entries: DemotionEntry[]): LedgerEntry[] {

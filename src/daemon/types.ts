@@ -49,6 +49,8 @@ export interface VhidReport {
   groups?: string[];
   /** One line: why this vhid is in its state (which demotion, which peer). */
   why?: string;
+  /** Virtual MAC mode: the vhid's macvlan (carp0), its MAC and its link state as the kernel has it. */
+  vmac?: { name: string; mac: string; up: boolean; operstate: string; error?: string };
   /**
    * VRRPv3 mode: priorities, own and learned interval (centiseconds), master-down in ms, the IPv4 checksum
    * variant sent, and the one each peer was seen using. No authentication: VRRPv3 has none.

@@ -64,6 +64,12 @@ export class VirtualMacLink {
     return errors;
   }
 
+  /** The link as the kernel has it now (carp status): administratively up or not, and its operstate. */
+  linkState(): { up: boolean; operstate: string } | { error: string } {
+    const l = this.nl.link(this.ifindex);
+    return l.ok ? { up: l.value.up, operstate: l.value.operstate } : { error: `vmac ${this.name}: ${l.error}` };
+  }
+
   /** Administratively up (MASTER) or down (BACKUP/INIT). */
   setUp(up: boolean): VmacResult<true> {
     const r = this.nl.setLinkUp(this.ifindex, up);
