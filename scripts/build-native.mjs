@@ -59,7 +59,8 @@ function aptInstallToolchain() {
   process.stderr.write("node-carp: installing g++ make python3 with apt-get (needed to build the addons)\n");
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   const quiet = { stdio: ["ignore", "ignore", "inherit"], env };
-  const pkgs = ["install", "-y", "-q", "g++", "make", "python3"];
+  // Wait for the dpkg lock (a fresh cloud machine often runs unattended-upgrades at first boot).
+  const pkgs = ["-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q", "g++", "make", "python3"];
   let r = spawnSync("apt-get", pkgs, quiet);
   if (r.status !== 0) {
     spawnSync("apt-get", ["update", "-q"], quiet);

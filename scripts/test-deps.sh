@@ -34,7 +34,8 @@ if [ -n "$need" ]; then
   trap 'rm -f "$log"' EXIT
   apt-get update -q >"$log" 2>&1 || fail "apt-get update failed: $(tail -n 1 "$log")"
   # shellcheck disable=SC2086 # one word per package
-  apt-get install -y -q --no-install-recommends $need >"$log" 2>&1 || fail "apt-get install$need failed: $(tail -n 1 "$log")"
+  # Wait for the dpkg lock (unattended-upgrades at first boot, or another install) rather than fail.
+  apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends $need >"$log" 2>&1 || fail "apt-get install$need failed: $(tail -n 1 "$log")"
   for pair in $TOOLS; do
     have "${pair#*:}" || fail "${pair%%:*} installed but ${pair#*:} is still not found"
   done
