@@ -110,7 +110,7 @@ track: [maint]`,
     const g0 = Date.now();
     const g = a.carpSync(["set", "--group", "www", "--demote", "+240", "--control", sockA]);
     expect(g.code).toBe(0);
-    expect(g.stdout).toMatch(/^group www demotion \(pid \d+\): 240\n  vhid 7 on eth0: /);
+    expect(g.stdout).toMatch(/^group www demotion \(pid \d+\): 240\n {2}vhid 7 on eth0: /);
     await nb.waitState("MASTER", 10_000, g0);
     const g1 = Date.now();
     expect(a.carpSync(["set", "--group", "www", "--demote", "-240", "--control", sockA]).code).toBe(0);

@@ -2,7 +2,7 @@
 // no drift, one pending wake-up for many vhids, and the early wake-up of big advert passes.
 import { describe, expect, it } from "vitest";
 import { Cluster, MAX_CATCH_UP_MS } from "../../src/core/index.js";
-import { CoreTimer, RX_AGE_MAX_MS, RxClock, waitUntil, type TimerClock, type Wake } from "../../src/daemon/timer.js";
+import { CoreTimer, RX_AGE_MAX_MS, RxClock, waitUntil, type LeadOptions, type TimerClock, type Wake } from "../../src/daemon/timer.js";
 
 /** A manual clock: setTimeout callbacks run when advance() passes their (integer ms) wake time plus `lateness`. */
 function fakeClock(lateness: () => number) {
@@ -43,7 +43,7 @@ function masters(n: number, skew = (_v: number) => 0) {
   return c;
 }
 
-function driven(c: Cluster, lateness: () => number, lead = { perAdvertMs: 0, maxLeadMs: 0 }) {
+function driven(c: Cluster, lateness: () => number, lead: LeadOptions = { perAdvertMs: 0, maxLeadMs: 0 }) {
   const fc = fakeClock(lateness);
   const wakes: (Wake & { real: number; sent: number[] })[] = [];
   const timer = new CoreTimer(
