@@ -148,6 +148,9 @@ export interface AnalyzerOptions {
   semanticsFor?: (vhid: number) => PeerSemantics | undefined;
 }
 
+/** Two hosts answering one ARP request reply within this many seconds of each other. */
+const ARP_CONFLICT_S = 0.2;
+
 export class Analyzer {
   private readonly carp = new Map<number, VhidState>();
   private readonly vrrp = new Map<number, VhidState>();
@@ -186,29 +189,24 @@ export class Analyzer {
 
   /**
    * An ARP reply: `mac` answers for `ip`. Two real (non-00:00:5e:00:0x) MACs answering for one address
-   * alternately within 10 s (A, then B, then A again), or both within 0.2 s (one request answered twice), is a
-   * warning: two hosts claim it (a frozen or split master keeps answering for a VIP with its own MAC; with
-   * virtual MAC mode both would answer with 00:00:5e:00:01:vhid). A failover, where A stops and B goes on,
-   * is not.
+   * within ARP_CONFLICT_S of each other is a warning: one broadcast request answered by two hosts (a frozen or
+   * split master keeps answering for a VIP with its own MAC; with virtual MAC mode both would answer with
+   * 00:00:5e:00:01:vhid). Failovers, preemptions and handovers (A stops answering, B answers) are not.
    */
   arpReply(t: number, ip: string, mac: string): void {
     this.tick(t);
     if (/^00:00:5e:00:0[12]:/.test(mac)) return;
     let m = this.arpAnswers.get(ip);
     if (!m) this.arpAnswers.set(ip, (m = new Map()));
-    const prev = m.get(mac);
     for (const [other, last] of m) {
-      if (other === mac || t - last > 10) continue;
-      const alternating = prev !== undefined && last > prev;
-      if (!alternating && Math.abs(t - last) > 0.2) continue;
+      if (other === mac || Math.abs(t - last) > ARP_CONFLICT_S) continue;
       const key = `${ip} ${[other, mac].sort().join(" ")}`;
       if (this.arpConflicts.has(key)) continue;
       this.arpConflicts.add(key);
-      const span = Math.abs(t - (alternating ? (prev as number) : last));
       this.other.push({
         code: "arp-conflict",
         severity: "warning",
-        message: `ARP replies for ${ip} from two real MACs (${other}, ${mac}) ${alternating ? "alternating" : "at once"} within ${span.toFixed(1)} s: two hosts answer for the address; for a VIP, a frozen or split master keeps answering with its own MAC (virtual MAC mode, --vmac, makes both answer with 00:00:5e:00:01:vhid)`,
+        message: `ARP replies for ${ip} from two real MACs (${other}, ${mac}) ${(Math.abs(t - last) * 1000).toFixed(1)} ms apart: two hosts answer for the address; for a VIP, a frozen or split master keeps answering with its own MAC (virtual MAC mode, --vmac, makes both answer with 00:00:5e:00:01:vhid)`,
       });
     }
     m.set(mac, t);

@@ -22,17 +22,19 @@ describe("inspector and virtual MAC mode", () => {
     expect(real.view().vhids[0].problems).toContainEqual(expect.objectContaining({ code: "source-mac", severity: "info" }));
   });
 
-  it("warns once when two real MACs answer ARP for one address alternately within 10 s", () => {
+  it("warns once when two real MACs answer one ARP request (replies within 0.2 s)", () => {
     const an = new Analyzer();
     an.arpReply(100, "198.51.100.109", "02:00:00:00:00:01");
     an.arpReply(101, "198.51.100.109", "02:00:00:00:00:01");
     expect(an.view().other_problems).toEqual([]);
-    an.arpReply(102.5, "198.51.100.109", "02:00:00:00:00:02");
-    an.arpReply(103, "198.51.100.109", "02:00:00:00:00:01");
+    an.arpReply(102, "198.51.100.109", "02:00:00:00:00:02");
+    an.arpReply(102.003, "198.51.100.109", "02:00:00:00:00:01");
+    an.arpReply(103, "198.51.100.109", "02:00:00:00:00:02");
+    an.arpReply(103.002, "198.51.100.109", "02:00:00:00:00:01");
     const p = an.view().other_problems;
     expect(p).toHaveLength(1);
     expect(p[0]).toMatchObject({ code: "arp-conflict", severity: "warning" });
-    expect(p[0].message).toContain("ARP replies for 198.51.100.109 from two real MACs (02:00:00:00:00:02, 02:00:00:00:00:01) alternating within 2.0 s");
+    expect(p[0].message).toContain("ARP replies for 198.51.100.109 from two real MACs (02:00:00:00:00:02, 02:00:00:00:00:01) 3.0 ms apart");
   });
 
   it("no warning for the virtual MAC next to a real one, nor for answers far apart (a normal failover)", () => {
@@ -43,15 +45,14 @@ describe("inspector and virtual MAC mode", () => {
     expect(an.view().other_problems).toEqual([]);
   });
 
-  it("no warning for a failover seconds apart (A answers, then only B), a warning for one request answered twice", () => {
+  it("no warning for failovers back and forth seconds apart (A, then B, then A again)", () => {
     const an = new Analyzer();
     for (const t of [100, 101, 102]) an.arpReply(t, "198.51.100.109", "02:00:00:00:00:01");
     for (const t of [105.2, 106, 107]) an.arpReply(t, "198.51.100.109", "02:00:00:00:00:02");
+    for (const t of [109, 110]) an.arpReply(t, "198.51.100.109", "02:00:00:00:00:01");
     expect(an.view().other_problems).toEqual([]);
-    an.arpReply(200, "198.51.100.110", "02:00:00:00:00:01");
-    an.arpReply(200.001, "198.51.100.110", "02:00:00:00:00:02");
-    expect(an.view().other_problems).toEqual([expect.objectContaining({ code: "arp-conflict", message: expect.stringContaining("at once within 0.0 s") })]);
   });
+
 
   it("decodes an ARP reply frame into the analyzer's input (not a shown row)", () => {
     const arp = buildArp(ARP_REPLY, "02:00:00:00:00:01", "198.51.100.109", "02:00:00:00:00:03", "198.51.100.13");
