@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { canUseNetns, labScope, REPO, sleep, waitFor, type Lab, type LabHost, type Proc } from "../helpers/netns.js";
 import { requires } from "../helpers/require.js";
+import { nobodyRoot } from "../helpers/nobody.js";
 
 const VIP = "198.51.100.100";
 const MASTER_DOWN_20 = 3000 + (20 * 1000) / 256;
@@ -428,7 +429,7 @@ describe("carp run, bad input: one line naming the flag, exit 2", () => {
 
   test("missing privileges: exit 2, one line", () => {
     const h = l!.hosts[0];
-    const r = h.tryExec("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, join(REPO, "dist/cli/main.js"),
+    const r = h.tryExec("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, join(nobodyRoot(), "dist/cli/main.js"),
       "run", "-i", "eth0", "-s", h.ip4, "-v", "7", "-p", "pw", "-a", VIP, "--control", join(tmp, `${l!.tag}-nobody.sock`)]);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^carp: missing capability CAP_NET_RAW .*; missing capability CAP_NET_ADMIN /)]);

@@ -2,13 +2,14 @@
 // IPv6 nodad), errno values (EEXIST, EADDRNOTAVAIL, ENODEV, ENOENT, EPERM), link get/set, and the one
 // event subscription (link down/up, address add/delete) with receive timestamps.
 import { execFileSync } from "node:child_process";
-import { resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { uniquePrefix } from "../../src/lab/names.js";
 import { Lab, type LabHost } from "../../src/lab/topology.js";
 import { Netlink, NetlinkEvents, type NetlinkEvent } from "../../src/host/netlink.js";
 import { waitFor } from "./netns-helper.js";
+import { nobodyRoot } from "../helpers/nobody.js";
 
 let lab: Lab;
 let a: LabHost;
@@ -95,7 +96,7 @@ describe("addresses", () => {
 
   it("EPERM as a value with the reason, from a process without CAP_NET_ADMIN", () => {
     // The compiled module in a child that dropped root (setpriv) inside the namespace: nothing changes.
-    const dist = resolve(__dirname, "../../dist/host/netlink.js");
+    const dist = join(nobodyRoot(), "dist/host/netlink.js");
     const code = `import(${JSON.stringify(dist)}).then(({ Netlink }) => { const n = Netlink.for(); const l = n.link("eth0"); ` +
       `console.log(JSON.stringify(n.addAddress(l.value.ifindex, { family: 4, address: "203.0.113.77", prefix: 32 }))); })`;
     const out = execFileSync("ip", ["netns", "exec", a.ns, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "-e", code], { encoding: "utf8" });

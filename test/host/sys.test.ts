@@ -6,7 +6,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, openSync, closeSync, rmSync, chmodSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
 import { parseAddress } from "../../src/daemon/config.js";
@@ -19,6 +19,7 @@ import { buildGratuitousArp } from "../../src/protocol/arp.js";
 import { buildUnsolicitedNa } from "../../src/protocol/ndp.js";
 import { waitFor } from "./netns-helper.js";
 import { socketFdsWithInodes } from "../helpers/unix.js";
+import { nobodyRoot } from "../helpers/nobody.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "carp-sys-"));
 chmodSync(tmp, 0o755);
@@ -146,7 +147,7 @@ describe("SO_PEERCRED", () => {
 });
 
 describe("SCHED_FIFO", () => {
-  const dist = resolve(__dirname, "../../dist/host/sys.js");
+  const dist = join(nobodyRoot(), "dist/host/sys.js"); // one of the children drops root
   const child = (prio: number, prefix: string[] = []) => {
     const code =
       `import(${JSON.stringify(dist)}).then(({ setRealtimePriority, currentScheduler }) => { const r = setRealtimePriority(${prio}); ` +

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseAddress } from "../../src/daemon/config.js";
 import {
   VipManager,
@@ -16,6 +16,7 @@ import {
 } from "../../src/host/vips.js";
 import { Netlink, NetlinkEvents, type NetlinkEvent } from "../../src/host/netlink.js";
 import { createNs, waitFor, type TestNs } from "./netns-helper.js";
+import { nobodyRoot } from "../helpers/nobody.js";
 
 let ns: TestNs;
 let dir: string;
@@ -137,7 +138,7 @@ describe("VipManager in a namespace", () => {
   it("says EPERM needs root or CAP_NET_ADMIN (a process without the capability)", () => {
     // The compiled VipManager in a child that dropped root (setpriv) inside the namespace: the kernel
     // refuses before anything changes.
-    const dist = resolve(__dirname, "../../dist/host/vips.js");
+    const dist = join(nobodyRoot(), "dist/host/vips.js");
     const code =
       `import(${JSON.stringify(dist)}).then(async ({ VipManager }) => { const m = new VipManager({ stateFile: "/nonexistent/x.json" }); ` +
       `const one = await m.add("va", 1, { family: 4, address: "198.51.100.77", prefix: 32 }); ` +

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, test } from "vitest";
 import { CARP_CLI, REPO, labScope, sleep, waitFor, type LabHost } from "../helpers/netns.js";
 import { requires } from "../helpers/require.js";
 import { datagramListener as listenUnixDgram } from "../helpers/unix.js";
+import { nobodyRoot } from "../helpers/nobody.js";
 
 const { tmp, lab } = labScope("carp-service-test-");
 const procs: ChildProcess[] = [];
@@ -47,7 +48,7 @@ describe("running as a service", () => {
     const l = lab(1, "sa");
     const [a] = l.hosts;
     const dir = openDir("caps");
-    const args = (c: string) => ["setpriv", ...SETPRIV, ...caps(c), process.execPath, CARP_CLI, ...ucarpLine("198.51.100.150/24"), "--control", join(dir, "c.sock")];
+    const args = (c: string) => ["setpriv", ...SETPRIV, ...caps(c), process.execPath, join(nobodyRoot(), "dist/cli/main.js"), ...ucarpLine("198.51.100.150/24"), "--control", join(dir, "c.sock")];
     const rawOnly = a.tryExec(args("net_raw")[0], args("net_raw").slice(1));
     expect(rawOnly.code).toBe(2);
     expect(rawOnly.stderr.trim().split("\n").filter((x) => !/warning/.test(x))).toEqual([expect.stringMatching(/^carp: missing capability CAP_NET_ADMIN /)]);

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
+import { nobodyRoot } from "../../helpers/nobody.js";
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 
@@ -34,7 +35,10 @@ export function transpileSrc(): { root: string; cleanup: () => void } {
   }
   writeFileSync(join(root, "package.json"), '{"type":"module"}\n');
   // CARP_IO_TEST_BUILD points children at another build dir (e.g. an ASan build of carp_io).
-  symlinkSync(process.env.CARP_IO_TEST_BUILD ?? join(repoRoot, "build"), join(root, "build"));
-  symlinkSync(join(repoRoot, "node_modules"), join(root, "node_modules"));
+  // The links point into a tree uid 65534 can read too (the permission tests drop root; a clone under /root
+  // is 0700): the repository itself, or a copy of its build and runtime dependency (test/helpers/nobody.ts).
+  const base = nobodyRoot();
+  symlinkSync(process.env.CARP_IO_TEST_BUILD ?? join(base, "build"), join(root, "build"));
+  symlinkSync(join(base, "node_modules"), join(root, "node_modules"));
   return { root, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }
