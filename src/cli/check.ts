@@ -2,11 +2,10 @@
 // (like `keepalived -t`), and prints what would run. `carp run` uses the same loader and checks: in the
 // foreground for the capabilities, and all of them before `-B` forks.
 import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
-import { connect } from "node:net";
 import { basename, delimiter, dirname, isAbsolute, join } from "node:path";
 import { loadConfigFromArgv, parseUcarpArgv, UCARP_USAGE } from "../daemon/config-ucarp.js";
 import { DEFAULTS, type Config, type VhidConfig } from "../daemon/config.js";
-import { CONTROL_DIR, defaultControlFor } from "../daemon/control.js";
+import { CONTROL_DIR, defaultControlFor, socketAlive } from "../daemon/control.js";
 import { interfaceInfo } from "../daemon/l2.js";
 import { parseDevdConf } from "../host/devd.js";
 import { checkSysctls, describeCheck, vmacRules } from "../host/sysctl.js";
@@ -126,18 +125,6 @@ function authProblem(v: VhidConfig): string | null {
   if (v.semantics === "ucarp" && v4.length === 0) return `--addr: vhid ${v.vhid}: ucarp peers need an IPv4 virtual address (use --semantics freebsd for IPv6-only)`;
   const a = CarpAuth.create({ vhid: v.vhid, v4: v.semantics === "ucarp" ? v4.slice(0, 1) : v4, v6: v.semantics === "ucarp" ? [] : v6, password: v.password, semantics: v.semantics });
   return isHmacError(a) ? `--addr: vhid ${v.vhid}: ${a.error}` : null;
-}
-
-/** Resolves true when something accepts connections on the unix socket `path`. */
-export function socketAlive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(path);
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on("error", () => resolve(false));
-  });
 }
 
 /** The pid in `file` when that process is alive (and not us), else null. */

@@ -239,8 +239,8 @@ function serveConnection(sock: Socket, node: CarpNode, limits: typeof CONTROL_LI
   sock.on("close", () => clearTimeout(idle));
 }
 
-/** Is something already answering on this path? */
-function alive(path: string): Promise<boolean> {
+/** Is something already answering on this unix socket path? (also `carp check`'s "in use" test) */
+export function socketAlive(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(path);
     s.once("connect", () => {
@@ -263,7 +263,7 @@ export class ControlServer {
   /** Listens; a stale socket file is replaced, a live one is an error (another daemon uses it). */
   async start(): Promise<void> {
     mkdirSync(dirname(this.path), { recursive: true, mode: 0o755 });
-    if (await alive(this.path)) {
+    if (await socketAlive(this.path)) {
       throw new CarpNodeError(`--control: ${this.path} is in use by another carp daemon (choose another --control PATH)`, "usage");
     }
     try {
