@@ -174,24 +174,14 @@ function toRawVhid(obj: Record<string, unknown>, path: string): RawVhid {
   set("addresses", obj.addresses as string[] | undefined);
   set("preempt", obj.preempt as boolean | undefined);
   set("semantics", s(obj.semantics));
-  set("deadratio", obj.deadratio as number | undefined);
-  set("demote", obj.demote as number | undefined);
+  // Numbers and booleans kept under their own names (checkType has already checked each one).
+  for (const k of ["deadratio", "demote", "nomcast", "ignoreIfState", "manageVip", "antiReplay", "vmac", "preemptDelay", "startBackup", "garpRefresh", "garpRepeat", "version", "vrrpprio", "vrrpinterval"] as const) {
+    set(k, obj[k] as RawVhid[typeof k] | undefined);
+  }
   for (const k of ["srcip", "srcip6", "mcast", "mcast6", "peer", "peer6", "carpName"] as const) set(k, s(obj[k]));
-  set("nomcast", obj.nomcast as boolean | undefined);
-  set("ignoreIfState", obj.ignoreIfState as boolean | undefined);
-  set("manageVip", obj.manageVip as boolean | undefined);
-  set("antiReplay", obj.antiReplay as boolean | undefined);
-  set("vmac", obj.vmac as boolean | undefined);
   set("initialState", s(obj.state));
   set("track", obj.track as string[] | undefined);
   set("groups", obj.group as string | string[] | undefined);
-  set("preemptDelay", obj.preemptDelay as number | undefined);
-  set("startBackup", obj.startBackup as boolean | undefined);
-  set("garpRefresh", obj.garpRefresh as number | undefined);
-  set("garpRepeat", obj.garpRepeat as number | undefined);
-  set("version", obj.version as number | undefined);
-  set("vrrpprio", obj.vrrpprio as number | undefined);
-  set("vrrpinterval", obj.vrrpinterval as number | undefined);
   set("vrrpChecksum", s(obj.vrrpChecksum));
   if (obj.hooks !== undefined) {
     const h = obj.hooks as Record<string, unknown>;
